@@ -1,0 +1,45 @@
+"""The doc_id format (SPEC §4.1): 16 ASCII digits ``YYYYMMDDHHMMNNNN``.
+
+The first twelve digits are the UTC minute of allocation and must be a real date; the last
+four are a sequence ``0001``–``9999``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+DOC_ID_RE = re.compile(r"^[0-9]{16}$")
+PREFIX_RE = re.compile(r"^([0-9]{16})_(.+)$", re.DOTALL)
+MAX_SEQ = 9999
+
+
+def is_valid(doc_id: object) -> bool:
+    """True for a 16-digit id with a real date/minute and a sequence of at least 1."""
+    if not isinstance(doc_id, str) or not DOC_ID_RE.match(doc_id):
+        return False
+    if int(doc_id[12:]) < 1:
+        return False
+    try:
+        _dt.datetime.strptime(doc_id[:12], "%Y%m%d%H%M")
+    except ValueError:
+        return False
+    return True
+
+
+def minute_of(doc_id: str) -> _dt.datetime:
+    return _dt.datetime.strptime(doc_id[:12], "%Y%m%d%H%M").replace(tzinfo=_dt.timezone.utc)
+
+
+def make(minute: _dt.datetime, seq: int) -> str:
+    if not 1 <= seq <= MAX_SEQ:
+        raise ValueError(f"sequence {seq} out of range 1..{MAX_SEQ}")
+    return minute.strftime("%Y%m%d%H%M") + f"{seq:04d}"
+
+
+def claimed_by_name(name: str) -> str | None:
+    """The id a file name claims with a ``<16 digits>_`` prefix, if that id is valid."""
+    m = PREFIX_RE.match(name)
+    if m and is_valid(m.group(1)):
+        return m.group(1)
+    return None

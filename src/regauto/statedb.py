@@ -1,0 +1,116 @@
+"""The state database: one SQLite file in the state dir shared by every regauto process.
+
+It holds the work queue, the suppression entries, the id reservations and the registry's
+id index.  This module is the one transaction primitive (STYLE habit 9): ``BEGIN IMMEDIATE``
+at the top level so writers queue on SQLite's lock instead of failing late with
+"database is locked", savepoints when nested, and per-component schema migrations recorded
+in the same transaction as the change they make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+DB_NAME = "state.db"
+BUSY_TIMEOUT_MS = 30_000
+
+_local = threading.local()
+
+
+def connect(state_dir: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the state database in WAL mode with a busy timeout.
+
+    ``isolation_level=None`` hands transaction control to :func:`transaction`.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        state_dir / DB_NAME, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # WAL lets readers run beside the one writer; switching mode needs a write lock once.
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block in a write transaction; nest as a savepoint inside an open one.
+
+    Rollback is attempted only while the transaction is still open: SQLite may already
+    have rolled back by itself (e.g. after SQLITE_FULL), and a second ROLLBACK would raise.
+    """
+    if conn.in_transaction:
+        name = f"sp_{id(threading.current_thread())}_{_depth_inc()}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE {name}")
+        finally:
+            _depth_dec()
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def _depth_inc() -> int:
+    _local.depth = getattr(_local, "depth", 0) + 1
+    return int(_local.depth)
+
+
+def _depth_dec() -> None:
+    _local.depth = getattr(_local, "depth", 1) - 1
+
+
+def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str]) -> None:
+    """Bring ``component``'s tables up to ``len(migrations)``.
+
+    Each entry is a SQL script applied once, in order; the version is recorded in the same
+    transaction, so a crash never leaves a half-applied migration marked as done.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions"
+        " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
+    row = conn.execute(
+        "SELECT version FROM schema_versions WHERE component = ?", (component,)
+    ).fetchone()
+    if row is not None and row[0] >= len(migrations):
+        return
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT version FROM schema_versions WHERE component = ?", (component,)
+        ).fetchone()
+        current = 0 if row is None else int(row[0])
+        for script in migrations[current:]:
+            for statement in _split(script):
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO schema_versions (component, version) VALUES (?, ?)"
+            " ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+            (component, len(migrations)),
+        )
+
+
+def _split(script: str) -> list[str]:
+    # executescript() would COMMIT the open transaction; run statements one by one instead.
+    return [s.strip() for s in script.split(";") if s.strip()]
