@@ -1,0 +1,43 @@
+"""Entry point: ``regauto`` and ``python -m regauto``.
+
+Git hooks call ``regauto hook …`` and ``regauto merge-driver …`` on every commit, checkout
+and merge, so those two go through a small argparse front end that never imports typer,
+rich or GitPython (a typer+rich ``--help`` alone costs ~240 ms; the hook's budget is the
+pre-commit framework's own ~200 ms).  Everything else goes to the typer app.
+"""
+
+from __future__ import annotations
+
+import sys
+
+FAST_COMMANDS = ("hook", "merge-driver")
+
+
+def _first_command(argv: list[str]) -> str | None:
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--root", "--config"):
+            skip = True
+            continue
+        if a.startswith("-"):
+            continue
+        return a
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if _first_command(args) in FAST_COMMANDS:
+        from regauto.gitint.entry import main as fast_main
+
+        return fast_main(args)
+    from regauto.cli.app import main as app_main
+
+    return app_main(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""What every command shares: global options, the project, and the consoles."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from regauto.project import Project
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class State:
+    root: Path | None = None
+    config: Path | None = None
+    quiet: bool = False
+    verbose: int = 0
+    _project: Project | None = field(default=None, repr=False)
+
+    def project(self) -> Project:
+        if self._project is None:
+            from regauto.cli.boundary import set_state_dir
+
+            self._project = Project.open(self.root, self.config)
+            set_state_dir(self._project.state_dir)
+        return self._project
+
+
+STATE = State()
+
+
+def out() -> Console:
+    """The console for results (stdout).  rich honours NO_COLOR and non-terminals itself."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(msg: str) -> None:
+    """A progress/info line on stderr, silenced by ``-q``."""
+    if not STATE.quiet:
+        err().print(msg)
+
+
+def color_disabled() -> bool:
+    return "NO_COLOR" in os.environ

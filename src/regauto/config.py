@@ -1,0 +1,281 @@
+"""Configuration (SPEC §5): ``regauto.toml``, or ``[tool.regauto]`` in ``pyproject.toml``.
+
+No file at all means the defaults.  An unknown key or a bad value is an error naming the file
+and the key (exit 2): a typo must never silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regauto.errors import ConfigError
+from regauto.globmatch import matches, matches_any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+CONFIG_NAME = "regauto.toml"
+ID_MODES = ("prefix", "header", "registry")
+ROLES = ("source", "test", "doc", "config", "script", "data", "other")
+AUTO_STAGE = ("managed", "all", "none")
+BUILTIN_GENERATORS = ("markdown-index", "json-index", "csv-index")
+DEFAULT_REGISTRY = ".regauto/registry"
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: str
+    id_mode: str | None = None
+    role: str | None = None
+    rename: bool | None = None
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule(match="**/*.py", id_mode="header"),
+    Rule(match="docs/**/*.{md,markdown,rst,txt}", id_mode="prefix"),
+)
+
+
+@dataclass(frozen=True)
+class Generator:
+    name: str
+    output: str
+    builtin: str | None = None
+    python: str | None = None
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    min_age_ms: int = 500
+    samples: int = 2
+    sample_interval_ms: int = 100
+    suppress_ms: int = 2000
+    mutate: bool = False
+    reconcile_every_s: int = 300
+    debounce_ms: int = 200
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    max_attempts: int = 3
+    lease_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Config:
+    registry: str = DEFAULT_REGISTRY
+    include: tuple[str, ...] = ("**/*",)
+    exclude: tuple[str, ...] = ()
+    auto_stage: str = "managed"
+    max_file_bytes: int = 2_000_000
+    backups: int = 20
+    lock_timeout_s: float = 30.0
+    cas_retries: int = 8
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+    generators: tuple[Generator, ...] = ()
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    source: str = "defaults"
+
+    def rule_for(self, path: str) -> Rule:
+        """The effective rule for ``path``: the first matching rule over the defaults."""
+        for r in self.rules:
+            if matches(r.match, path):
+                return r
+        return Rule(match="**/*")
+
+    def builtin_excludes(self) -> tuple[str, ...]:
+        reg = self.registry.strip("/")
+        return (".git/**", ".regauto/**", f"{reg}/**", *(g.output for g in self.generators))
+
+    def is_included(self, path: str) -> bool:
+        if matches_any(self.builtin_excludes(), path) or matches_any(self.exclude, path):
+            return False
+        return matches_any(self.include, path)
+
+
+_TOP_KEYS = {
+    "registry": str,
+    "include": list,
+    "exclude": list,
+    "auto_stage": str,
+    "max_file_bytes": int,
+    "backups": int,
+    "lock_timeout_s": (int, float),
+    "cas_retries": int,
+    "rules": list,
+    "generators": list,
+    "watch": dict,
+    "queue": dict,
+}
+
+
+def load(root: Path, explicit: Path | None = None) -> Config:
+    """Read the configuration of the repository at ``root``."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: config file not found")
+        data = _read_toml(explicit)
+        if explicit.name == "pyproject.toml":
+            data = data.get("tool", {}).get("regauto", {})
+        return parse(data, str(explicit))
+    toml = root / CONFIG_NAME
+    if toml.is_file():
+        return parse(_read_toml(toml), CONFIG_NAME)
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("regauto")
+        if section is not None:
+            return parse(section, "pyproject.toml [tool.regauto]")
+    return Config()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path.name}: invalid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _err(src: str, key: str, msg: str) -> ConfigError:
+    return ConfigError(f"{src}: key '{key}': {msg}")
+
+
+def _check_type(src: str, key: str, value: Any, typ: Any) -> None:
+    if isinstance(value, bool) and typ is not bool:
+        raise _err(src, key, f"expected {_tname(typ)}, got a boolean")
+    if not isinstance(value, typ):
+        raise _err(src, key, f"expected {_tname(typ)}, got {type(value).__name__}")
+
+
+def _tname(typ: Any) -> str:
+    if isinstance(typ, tuple):
+        return " or ".join(t.__name__ for t in typ)
+    return str(typ.__name__)
+
+
+def _str_list(src: str, key: str, value: Any) -> tuple[str, ...]:
+    if not all(isinstance(v, str) and v for v in value):
+        raise _err(src, key, "expected a list of non-empty strings")
+    return tuple(value)
+
+
+def _safe_rel(src: str, key: str, value: str) -> str:
+    p = value.strip()
+    if not p or p.startswith("/") or ".." in p.split("/") or p.split("/")[0] == ".git":
+        raise _err(src, key, f"{value!r} must be a relative path inside the repository")
+    return p.rstrip("/")
+
+
+def parse(data: dict[str, Any], src: str) -> Config:
+    for key, value in data.items():
+        if key not in _TOP_KEYS:
+            raise _err(src, key, "unknown key")
+        _check_type(src, key, value, _TOP_KEYS[key])
+    kw: dict[str, Any] = {"source": src}
+    if "registry" in data:
+        kw["registry"] = _safe_rel(src, "registry", data["registry"])
+    for key in ("include", "exclude"):
+        if key in data:
+            kw[key] = _str_list(src, key, data[key])
+    if "auto_stage" in data:
+        if data["auto_stage"] not in AUTO_STAGE:
+            raise _err(src, "auto_stage", f"must be one of {', '.join(AUTO_STAGE)}")
+        kw["auto_stage"] = data["auto_stage"]
+    for key in ("max_file_bytes", "backups", "cas_retries"):
+        if key in data:
+            if data[key] < 1:
+                raise _err(src, key, "must be at least 1")
+            kw[key] = data[key]
+    if "lock_timeout_s" in data:
+        if data["lock_timeout_s"] <= 0:
+            raise _err(src, "lock_timeout_s", "must be positive")
+        kw["lock_timeout_s"] = float(data["lock_timeout_s"])
+    if "rules" in data:
+        kw["rules"] = tuple(_rule(src, i, r) for i, r in enumerate(data["rules"]))
+    if "generators" in data:
+        gens = tuple(_generator(src, i, g) for i, g in enumerate(data["generators"]))
+        names = [g.name for g in gens]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise _err(src, "generators", f"duplicate generator name {sorted(dup)[0]!r}")
+        kw["generators"] = gens
+    if "watch" in data:
+        kw["watch"] = _section(src, "watch", data["watch"], WatchConfig)
+    if "queue" in data:
+        kw["queue"] = _section(src, "queue", data["queue"], QueueConfig)
+    return Config(**kw)
+
+
+def _rule(src: str, i: int, r: Any) -> Rule:
+    where = f"rules[{i}]"
+    if not isinstance(r, dict):
+        raise _err(src, where, "expected a table")
+    allowed = {"match", "id_mode", "role", "rename"}
+    for k in r:
+        if k not in allowed:
+            raise _err(src, f"{where}.{k}", "unknown key")
+    if not isinstance(r.get("match"), str) or not r["match"]:
+        raise _err(src, f"{where}.match", "required, a glob pattern")
+    if "id_mode" in r and r["id_mode"] not in ID_MODES:
+        raise _err(src, f"{where}.id_mode", f"must be one of {', '.join(ID_MODES)}")
+    if "role" in r and r["role"] not in ROLES:
+        raise _err(src, f"{where}.role", f"must be one of {', '.join(ROLES)}")
+    if "rename" in r and not isinstance(r["rename"], bool):
+        raise _err(src, f"{where}.rename", "expected true or false")
+    return Rule(r["match"], r.get("id_mode"), r.get("role"), r.get("rename"))
+
+
+def _generator(src: str, i: int, g: Any) -> Generator:
+    where = f"generators[{i}]"
+    if not isinstance(g, dict):
+        raise _err(src, where, "expected a table")
+    for k in g:
+        if k not in {"name", "output", "builtin", "python", "command"}:
+            raise _err(src, f"{where}.{k}", "unknown key")
+    for k in ("name", "output"):
+        if not isinstance(g.get(k), str) or not g[k]:
+            raise _err(src, f"{where}.{k}", "required, a string")
+    kinds = [k for k in ("builtin", "python", "command") if k in g]
+    if len(kinds) != 1:
+        raise _err(src, where, "needs exactly one of builtin, python, command")
+    if "builtin" in g and g["builtin"] not in BUILTIN_GENERATORS:
+        raise _err(src, f"{where}.builtin", f"must be one of {', '.join(BUILTIN_GENERATORS)}")
+    if "python" in g and (not isinstance(g["python"], str) or ":" not in g["python"]):
+        raise _err(src, f"{where}.python", "expected 'package.module:function'")
+    cmd = g.get("command")
+    if cmd is not None and (
+        not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd)
+    ):
+        raise _err(src, f"{where}.command", "expected a non-empty list of strings")
+    return Generator(
+        name=g["name"],
+        output=_safe_rel(src, f"{where}.output", g["output"]),
+        builtin=g.get("builtin"),
+        python=g.get("python"),
+        command=tuple(cmd) if cmd is not None else None,
+    )
+
+
+def _section(src: str, name: str, data: dict[str, Any], cls: Any) -> Any:
+    defaults = cls()
+    kw: dict[str, Any] = {}
+    for k, v in data.items():
+        if not hasattr(defaults, k):
+            raise _err(src, f"{name}.{k}", "unknown key")
+        want = type(getattr(defaults, k))
+        typ: Any = (int, float) if want is float else want
+        _check_type(src, f"{name}.{k}", v, typ)
+        if not isinstance(v, bool) and v < 0:
+            raise _err(src, f"{name}.{k}", "must not be negative")
+        kw[k] = v
+    return cls(**kw)

@@ -1,0 +1,200 @@
+"""All of regauto's git in one module.
+
+Output is read with ``-z`` and split on NUL so any file name survives; paths are always
+passed after ``--``; ``--no-ext-diff`` and ``--no-renames``/``-M`` are explicit so a user's
+diff config cannot change what we parse.  Environment: regauto runs inside git hooks, where
+git exports ``GIT_INDEX_FILE`` (``git commit -a`` / ``git commit PATH`` use a temporary
+index) — that variable must reach our git calls, so the environment is inherited as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from regauto import proc
+from regauto.errors import CalledProcessError, GitError
+
+
+def _git(*args: str, cwd: Path, check: bool = True, input: bytes | None = None) -> bytes:
+    try:
+        _, out, _ = proc.run(("git", *args), cwd=cwd, check=check, input=input)
+    except CalledProcessError as e:
+        err = e.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed in {cwd}: {err[-1] if err else e.returncode}") from e
+    return out
+
+
+def blob_id(data: bytes) -> str:
+    """The git blob id of ``data``: what ``git hash-object`` prints (sha1 of the header + data)."""
+    h = hashlib.sha1(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class RepoPaths:
+    root: Path
+    git_dir: Path
+
+
+def discover(start: Path) -> RepoPaths | None:
+    """The work-tree root and git dir containing ``start``; None outside any repository."""
+    try:
+        _, out, _ = proc.run(
+            ("git", "rev-parse", "--show-toplevel", "--absolute-git-dir"), cwd=start
+        )
+    except CalledProcessError:
+        return None
+    lines = out.decode("utf-8", "surrogateescape").splitlines()
+    if len(lines) < 2 or not lines[0]:
+        return None  # a bare repository or inside .git: no work tree to manage
+    return RepoPaths(Path(lines[0]), Path(lines[1]))
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    mode: str
+    blob: str
+    stage: int
+    path: str
+
+
+def ls_files_stage(root: Path) -> dict[str, IndexEntry]:
+    """The index: ``{path: entry}`` (stage 0 entries; conflicted paths keep stage 2, 'ours')."""
+    out = _git("ls-files", "-s", "-z", cwd=root)
+    entries: dict[str, IndexEntry] = {}
+    for rec in out.split(b"\0"):
+        if not rec:
+            continue
+        meta, _, path_b = rec.partition(b"\t")
+        mode, blob, stage = meta.decode().split(" ")
+        path = path_b.decode("utf-8", "surrogateescape")
+        e = IndexEntry(mode, blob, int(stage), path)
+        if e.stage in (0, 2) or path not in entries:
+            entries[path] = e
+    return entries
+
+
+def ls_files_untracked(root: Path) -> list[str]:
+    """Untracked, not ignored files (``--exclude-standard``)."""
+    out = _git("ls-files", "-o", "--exclude-standard", "-z", cwd=root)
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str  # A, M, D, R (renamed: old_path set), C, T
+    path: str
+    old_path: str | None = None
+
+
+def _parse_name_status(out: bytes) -> list[Change]:
+    parts = out.split(b"\0")
+    changes: list[Change] = []
+    i = 0
+    while i < len(parts):
+        st = parts[i].decode()
+        if not st:
+            i += 1
+            continue
+        code = st[0]
+        if code in "RC":
+            old = parts[i + 1].decode("utf-8", "surrogateescape")
+            new = parts[i + 2].decode("utf-8", "surrogateescape")
+            changes.append(Change(code, new, old))
+            i += 3
+        else:
+            changes.append(Change(code, parts[i + 1].decode("utf-8", "surrogateescape")))
+            i += 2
+    return changes
+
+
+def staged_changes(root: Path) -> list[Change]:
+    """What the commit will record: ``git diff --cached -M --name-status -z`` against HEAD."""
+    head = "HEAD" if has_head(root) else empty_tree(root)
+    out = _git(
+        "diff", "--cached", "-M", "--name-status", "-z", "--no-ext-diff", head, "--", cwd=root
+    )
+    return _parse_name_status(out)
+
+
+def changes_between(root: Path, old: str, new: str) -> list[Change]:
+    out = _git("diff", "-M", "--name-status", "-z", "--no-ext-diff", old, new, "--", cwd=root)
+    return _parse_name_status(out)
+
+
+def has_head(root: Path) -> bool:
+    rc, _, _ = proc.run(("git", "rev-parse", "-q", "--verify", "HEAD"), cwd=root, check=False)
+    return rc == 0
+
+
+def empty_tree(root: Path) -> str:
+    return _git("hash-object", "-t", "tree", "/dev/null", cwd=root).decode().strip()
+
+
+def cat_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
+    """Read many blobs in one ``git cat-file --batch`` process."""
+    if not blobs:
+        return {}
+    uniq = sorted(set(blobs))
+    out = _git("cat-file", "--batch", cwd=root, input=("\n".join(uniq) + "\n").encode())
+    result: dict[str, bytes] = {}
+    pos = 0
+    for b in uniq:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].decode().split(" ")
+        if len(header) < 3 or header[1] == "missing":
+            raise GitError(f"git object {b} is missing")
+        size = int(header[2])
+        result[b] = out[nl + 1 : nl + 1 + size]
+        pos = nl + 1 + size + 1
+    return result
+
+
+def add(root: Path, paths: list[str]) -> None:
+    """Stage ``paths`` (also their removal: ``-A``), honouring ``GIT_INDEX_FILE``."""
+    if paths:
+        _git("add", "-A", "--", *paths, cwd=root)
+
+
+def update_index_blob(root: Path, path: str, data: bytes, mode: str = "100644") -> str:
+    """Stage ``data`` as ``path`` without touching the work tree; returns the blob id."""
+    blob = _git("hash-object", "-w", "--stdin", cwd=root, input=data).decode().strip()
+    _git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", cwd=root)
+    return blob
+
+
+def config_get(root: Path, key: str) -> str | None:
+    rc, out, _ = proc.run(("git", "config", "--get", key), cwd=root, check=False)
+    return out.decode().strip() if rc == 0 else None
+
+
+def config_set(root: Path, key: str, value: str) -> None:
+    _git("config", key, value, cwd=root)
+
+
+def unstaged_paths(root: Path, paths: list[str]) -> list[str]:
+    """Which of ``paths`` have work-tree changes not in the index."""
+    if not paths:
+        return []
+    out = _git("diff", "--name-only", "-z", "--no-ext-diff", "--", *paths, cwd=root)
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def in_progress(git_dir: Path) -> str | None:
+    """'rebase' / 'merge' / 'index.lock' when git is busy in this repository, else None."""
+    if (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists():
+        return "rebase"
+    if (git_dir / "MERGE_HEAD").exists():
+        return "merge"
+    if (git_dir / "index.lock").exists():
+        return "index.lock"
+    return None
+
+
+def env_without_git() -> dict[str, str]:
+    """The environment minus ``GIT_*`` (for git commands aimed at another repository)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}

@@ -1,0 +1,76 @@
+"""The repository regauto works on: its root, git dir, state dir and configuration."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from regauto import config as config_mod
+from regauto import git
+from regauto.errors import BadInputError, UsageError
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    git_dir: Path | None
+    state_dir: Path
+    config: config_mod.Config
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.root / self.config.registry
+
+    @property
+    def is_git(self) -> bool:
+        return self.git_dir is not None
+
+    @classmethod
+    def open(cls, root: Path | None = None, config_path: Path | None = None) -> Project:
+        """Find the repository containing ``root`` (default: the current directory).
+
+        Outside git the given directory itself is the root and the state lives in
+        ``.regauto/state/`` (SPEC §2).
+        """
+        start = (root or Path.cwd()).resolve()
+        if not start.is_dir():
+            raise UsageError(f"{start}: not a directory")
+        found = git.discover(start)
+        if found is not None:
+            top, git_dir = found.root.resolve(), found.git_dir.resolve()
+            state = git_dir / "regauto"
+        else:
+            top, git_dir = start, None
+            state = start / ".regauto" / "state"
+        if config_path is not None and not config_path.is_absolute():
+            config_path = Path.cwd() / config_path
+        cfg = config_mod.load(top, config_path)
+        return cls(top, git_dir, state, cfg)
+
+    def rel(self, path: str | os.PathLike[str]) -> str:
+        """``path`` (absolute, or relative to the current directory) as a checked repo path."""
+        p = Path(path)
+        absolute = p if p.is_absolute() else Path.cwd() / p
+        absolute = Path(os.path.normpath(absolute))
+        try:
+            rel = absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            raise BadInputError(f"{path}: outside the repository {self.root}") from None
+        return check_rel(rel, what=str(path))
+
+
+def check_rel(rel: str, *, what: str = "path") -> str:
+    """Validate a repository-relative POSIX path (SPEC §11): inside, and outside ``.git``."""
+    if not isinstance(rel, str) or not rel or rel in (".", "/"):
+        raise BadInputError(f"{what}: empty path")
+    if "\0" in rel or ("\\" in rel and os.sep == "/" and rel.startswith("\\")):
+        raise BadInputError(f"{what}: invalid character in path")
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        raise BadInputError(f"{what}: absolute path {rel!r}; paths must be relative")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise BadInputError(f"{what}: path {rel!r} is not normalised or leaves the repository")
+    if parts[0] == ".git":
+        raise BadInputError(f"{what}: path {rel!r} is inside .git")
+    return rel

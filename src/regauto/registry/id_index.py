@@ -1,0 +1,123 @@
+"""The id index: ``doc_id -> shard`` in the state database.
+
+The writer must know which shard holds a doc_id (simple-mode patches name records by id)
+and whether a new id is already taken, without reading all 256 shards.  The index records
+the sha256 of every shard it was built from; it is trusted for a shard only while that
+shard's current hash (from the manifest, itself stat-cached) is equal, and the shards that
+differ — after a checkout, a merge, a hand edit, a crash between a write and this update —
+are simply re-read.  So the index heals itself and never needs a full rebuild unless every
+shard changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from regauto import docid, statedb
+from regauto.registry.records import META_NAME
+from regauto.registry.store import RegistryStore
+
+_MIGRATIONS = [
+    """
+    CREATE TABLE id_index (doc_id TEXT NOT NULL, shard TEXT NOT NULL, path TEXT);
+    CREATE INDEX id_index_doc ON id_index (doc_id);
+    CREATE INDEX id_index_shard ON id_index (shard);
+    CREATE TABLE id_index_shards (name TEXT PRIMARY KEY, sha TEXT NOT NULL, dir TEXT NOT NULL)
+    """,
+]
+
+
+class IdIndex:
+    def __init__(self, store: RegistryStore, conn: sqlite3.Connection | None = None) -> None:
+        self.store = store
+        self.conn = conn or statedb.connect(store.state_dir)
+        statedb.migrate(self.conn, "id_index", _MIGRATIONS)
+
+    def sync(self, manifest: dict[str, str]) -> int:
+        """Bring the index in line with ``manifest``; returns the number of shards re-read."""
+        reg_dir = str(self.store.dir)
+        known = {
+            r["name"]: (r["sha"], r["dir"])
+            for r in self.conn.execute("SELECT name, sha, dir FROM id_index_shards")
+        }
+        current = {n: s for n, s in manifest.items() if n != META_NAME}
+        stale = [n for n, s in current.items() if known.get(n) != (s, reg_dir)]
+        gone = [n for n in known if n not in current or known[n][1] != reg_dir]
+        if not stale and not gone:
+            return 0
+        shards = {n: self.store.read_shard(n) for n in stale}
+        with statedb.transaction(self.conn):
+            for n in set(gone) | set(stale):
+                self.conn.execute("DELETE FROM id_index WHERE shard = ?", (n,))
+                self.conn.execute("DELETE FROM id_index_shards WHERE name = ?", (n,))
+            for n, shard in shards.items():
+                rows = [
+                    (r.get("doc_id"), n, r.get("path"))
+                    for r in shard.records
+                    if isinstance(r.get("doc_id"), str)
+                ]
+                self.conn.executemany(
+                    "INSERT INTO id_index (doc_id, shard, path) VALUES (?, ?, ?)", rows
+                )
+                self.conn.execute(
+                    "INSERT INTO id_index_shards (name, sha, dir) VALUES (?, ?, ?)",
+                    (n, current[n], reg_dir),
+                )
+        return len(stale)
+
+    def shards_of(self, ids: Iterable[str]) -> dict[str, set[str]]:
+        """``{doc_id: {shard names}}`` for the ids present (several shards: a duplicate)."""
+        out: dict[str, set[str]] = {}
+        id_list = list(set(ids))
+        for i in range(0, len(id_list), 500):
+            chunk = id_list[i : i + 500]
+            q = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT doc_id, shard FROM id_index WHERE doc_id IN ({q})", chunk
+            ):
+                out.setdefault(row[0], set()).add(row[1])
+        return out
+
+    def max_id(self) -> str | None:
+        """The highest valid doc_id in the registry (the id allocator's floor)."""
+        for (value,) in self.conn.execute(
+            "SELECT doc_id FROM id_index WHERE length(doc_id) = 16 ORDER BY doc_id DESC LIMIT 50"
+        ):
+            if docid.is_valid(value):
+                return str(value)
+        return None
+
+    def all_ids(self) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list[tuple[str, str]]] = {}
+        for row in self.conn.execute("SELECT doc_id, shard, path FROM id_index"):
+            out.setdefault(row[0], []).append((row[1], row[2]))
+        return out
+
+    def replace_shards(self, shards: dict[str, tuple[str | None, list[dict[str, object]]]]) -> None:
+        """After a write: set the rows of the shards written from their new records."""
+        reg_dir = str(self.store.dir)
+        with statedb.transaction(self.conn):
+            for name, (sha, recs) in shards.items():
+                self.conn.execute("DELETE FROM id_index WHERE shard = ?", (name,))
+                self.conn.execute("DELETE FROM id_index_shards WHERE name = ?", (name,))
+                if sha is None:
+                    continue
+                self.conn.executemany(
+                    "INSERT INTO id_index (doc_id, shard, path) VALUES (?, ?, ?)",
+                    [(r.get("doc_id"), name, r.get("path")) for r in recs
+                     if isinstance(r.get("doc_id"), str)],
+                )
+                self.conn.execute(
+                    "INSERT INTO id_index_shards (name, sha, dir) VALUES (?, ?, ?)",
+                    (name, sha, reg_dir),
+                )
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def default_path(state_dir: Path) -> Path:
+    return state_dir / statedb.DB_NAME
+

@@ -1,0 +1,142 @@
+"""The write-ahead journal of the registry writer, and recovery from an interrupted write.
+
+A multi-shard write is made atomic by recording the intended renames before doing any:
+
+1. every new shard is written to a temp file in the registry folder and fsynced;
+2. the journal (the list of ``temp -> shard`` renames and deletions) is written to a temp
+   file in the state dir, fsynced and renamed into place: from this instant the write is
+   committed;
+3. each temp is ``os.replace``d over its shard, the folder is fsynced, the journal removed.
+
+Recovery (run under the registry lock by every command before it reads the registry):
+a journal present means the write was committed — finish the renames (roll forward); temp
+files without a journal mean it was not — delete them (roll back).  Either way the registry
+ends exactly at the hash before or after the interrupted write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from regauto.registry.store import RegistryStore
+
+JOURNAL_NAME = "journal.json"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (a fresh file) and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Journal:
+    registry_dir: str
+    base_hash: str
+    target_hash: str
+    ops: list[tuple[str, str | None]]  # (file name, temp name | None = delete)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {"registry_dir": self.registry_dir, "base_hash": self.base_hash,
+             "target_hash": self.target_hash, "ops": self.ops}
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Journal:
+        d = json.loads(data)
+        return cls(d["registry_dir"], d["base_hash"], d["target_hash"],
+                   [(str(a), b) for a, b in d["ops"]])
+
+
+def journal_path(state_dir: Path) -> Path:
+    return state_dir / JOURNAL_NAME
+
+
+def commit_journal(state_dir: Path, journal: Journal) -> None:
+    """Make ``journal`` durable and visible in one atomic step."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / (JOURNAL_NAME + ".tmp")
+    write_durable(tmp, journal.to_bytes())
+    os.replace(tmp, journal_path(state_dir))
+    fsync_dir(state_dir)
+
+
+def apply_ops(store: RegistryStore, journal: Journal) -> None:
+    """Perform (or finish) the renames of a committed journal; idempotent."""
+    for name, tmp in journal.ops:
+        target = store.dir / name
+        if tmp is None:
+            try:
+                os.unlink(target)
+            except FileNotFoundError:
+                pass
+            continue
+        src = store.dir / tmp
+        if src.exists():
+            os.replace(src, target)
+
+
+def finish(store: RegistryStore) -> None:
+    fsync_dir(store.dir)
+    j = journal_path(store.state_dir)
+    try:
+        os.unlink(j)
+    except FileNotFoundError:
+        pass
+    fsync_dir(store.state_dir)
+
+
+def needs_recovery(store: RegistryStore) -> bool:
+    return journal_path(store.state_dir).exists() or bool(store.temp_files()) or (
+        store.state_dir / (JOURNAL_NAME + ".tmp")
+    ).exists()
+
+
+def recover(store: RegistryStore) -> str | None:
+    """Finish or roll back an interrupted write.  Caller holds the registry lock.
+
+    Returns ``"rolled forward"``, ``"rolled back"`` or None when there was nothing to do.
+    """
+    jpath = journal_path(store.state_dir)
+    outcome: str | None = None
+    if jpath.exists():
+        try:
+            journal: Journal | None = Journal.from_bytes(jpath.read_bytes())
+        except (ValueError, KeyError, TypeError):
+            journal = None  # cannot happen for a renamed-into-place journal; be safe
+        if journal is not None and Path(journal.registry_dir) == store.dir:
+            apply_ops(store, journal)
+            outcome = "rolled forward"
+        finish(store)
+    for name in store.temp_files():
+        try:
+            os.unlink(store.dir / name)
+        except FileNotFoundError:
+            continue
+        outcome = outcome or "rolled back"
+    stale_tmp = store.state_dir / (JOURNAL_NAME + ".tmp")
+    if stale_tmp.exists():
+        stale_tmp.unlink()
+        outcome = outcome or "rolled back"
+    if outcome == "rolled back" and store.dir.exists():
+        fsync_dir(store.dir)
+    return outcome

@@ -1,0 +1,108 @@
+"""PromotionPatch: the one way to ask for a registry change (SPEC §7).
+
+A patch names the ``base_hash`` it was computed against (the compare-and-swap token), who
+sent it (``source``) and why (``reason``), and carries exactly one of:
+
+- ``changes`` (simple mode): ``{doc_id: record fields | null}``, each value a JSON merge
+  patch (RFC 7386) on that record — ``null`` deletes it, an unknown doc_id adds one;
+- ``operations`` (complex mode): an RFC 6902 JSON Patch against the logical form
+  ``{"documents": {doc_id: record}}``, ``test`` included.
+
+``repair_shards`` is internal (never read from JSON): shards the reconciler asks to be
+rewritten in canonical form, dropping records that are not valid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from regauto.errors import PatchError
+
+HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class PromotionPatch:
+    base_hash: str
+    source: str
+    reason: str
+    changes: dict[str, dict[str, Any] | None] | None = None
+    operations: list[dict[str, Any]] | None = None
+    repair_shards: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if (self.changes is None) == (self.operations is None):
+            raise PatchError("a patch carries exactly one of 'changes' and 'operations'")
+        if not isinstance(self.base_hash, str) or not HASH_RE.match(self.base_hash):
+            raise PatchError(f"base_hash {self.base_hash!r} is not a registry hash (sha256:…)")
+
+    @property
+    def mode(self) -> str:
+        return "simple" if self.changes is not None else "complex"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"base_hash": self.base_hash, "source": self.source,
+                               "reason": self.reason}
+        if self.changes is not None:
+            out["changes"] = self.changes
+        else:
+            out["operations"] = self.operations
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "patch") -> PromotionPatch:
+        """Build a patch from decoded JSON, with one clear error naming what is wrong."""
+        if not isinstance(data, dict):
+            raise PatchError(f"{where}: expected a JSON object")
+        allowed = {"base_hash", "source", "reason", "changes", "operations"}
+        unknown = sorted(k for k in data if k not in allowed)
+        if unknown:
+            raise PatchError(f"{where}: unknown field {unknown[0]!r}")
+        for k in ("base_hash", "source", "reason"):
+            if not isinstance(data.get(k), str):
+                raise PatchError(f"{where}: field {k!r} is required (a string)")
+        changes = data.get("changes")
+        operations = data.get("operations")
+        if changes is not None:
+            if not isinstance(changes, dict):
+                raise PatchError(f"{where}: 'changes' must be an object {{doc_id: fields|null}}")
+            for k, v in changes.items():
+                if v is not None and not isinstance(v, dict):
+                    raise PatchError(f"{where}: changes[{k!r}] must be an object or null")
+        if operations is not None:
+            if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
+                raise PatchError(f"{where}: 'operations' must be a JSON Patch array of objects")
+            for i, op in enumerate(operations):
+                if not isinstance(op.get("op"), str) or not isinstance(op.get("path"), str):
+                    raise PatchError(f"{where}: operations[{i}] needs string 'op' and 'path'")
+        try:
+            return cls(data["base_hash"], data["source"], data["reason"], changes, operations)
+        except PatchError as e:
+            raise PatchError(f"{where}: {e}") from None
+
+    @classmethod
+    def loads(cls, text: str, where: str = "patch") -> PromotionPatch:
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            msg = getattr(e, "msg", str(e))
+            line = getattr(e, "lineno", "?")
+            col = getattr(e, "colno", "?")
+            raise PatchError(f"{where}:{line}:{col}: malformed JSON ({msg})") from None
+        return cls.from_json(data, where)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            result.pop(k, None)
+        else:
+            result[k] = merge_patch(result.get(k), v)
+    return result

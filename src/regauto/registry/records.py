@@ -1,0 +1,99 @@
+"""A registry record: its fields, canonical line form, shard placement and validation (SPEC §3)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from regauto import docid
+
+FIELDS = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size", "descriptor")
+ID_MODES = ("prefix", "header", "registry")
+ROLES = ("source", "test", "doc", "config", "script", "data", "other")
+META_TEXT = '{"regauto": "registry", "schema": 1, "shards": 256}\n'
+META_NAME = "meta.json"
+SHARD_RE = re.compile(r"^[0-9a-f]{2}\.jsonl$")
+BLOB_RE = re.compile(r"^[0-9a-f]{40}$")
+
+Record = dict[str, Any]
+
+
+def shard_of(path: str) -> str:
+    """The shard file holding ``path``'s record: first two hex digits of sha1(path)."""
+    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:2] + ".jsonl"
+
+
+def _canon(value: Any) -> Any:
+    # Descriptors come from extractors and patches; sorting nested keys makes two writers
+    # that built the same data byte-identical, whatever order they inserted keys in.
+    if isinstance(value, dict):
+        return {k: _canon(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_canon(v) for v in value]
+    return value
+
+
+def dumps(rec: Record) -> str:
+    """The canonical line of ``rec`` (no newline): fixed key order, UTF-8, ``", "``/``": "``."""
+    ordered = {k: (_canon(rec[k]) if k == "descriptor" else rec[k]) for k in FIELDS}
+    return json.dumps(ordered, ensure_ascii=False, separators=(", ", ": "))
+
+
+def sort_key(rec: Record) -> bytes:
+    path = rec.get("path")
+    return path.encode("utf-8", "surrogateescape") if isinstance(path, str) else b""
+
+
+def shard_text(records: list[Record]) -> str:
+    """The canonical text of one shard: records sorted bytewise by path, one per line."""
+    return "".join(dumps(r) + "\n" for r in sorted(records, key=sort_key))
+
+
+def problems(rec: Any) -> list[str]:
+    """Why ``rec`` is not a valid record (empty list: valid).  Paths are checked by the caller
+    against the repository rules (``project.check_rel``) as well."""
+    if not isinstance(rec, dict):
+        return ["not a JSON object"]
+    out: list[str] = []
+    missing = [k for k in FIELDS if k not in rec]
+    extra = sorted(k for k in rec if k not in FIELDS)
+    if missing:
+        out.append("missing field(s) " + ", ".join(missing))
+    if extra:
+        out.append("unknown field(s) " + ", ".join(extra))
+    p = rec.get("path")
+    if "path" in rec and not (isinstance(p, str) and p and _path_ok(p)):
+        out.append(f"bad path {p!r}")
+    if "doc_id" in rec and not docid.is_valid(rec["doc_id"]):
+        out.append(f"bad doc_id {rec['doc_id']!r} (16 digits YYYYMMDDHHMMNNNN)")
+    if "id_mode" in rec and rec["id_mode"] not in ID_MODES:
+        out.append(f"bad id_mode {rec['id_mode']!r}")
+    if "kind" in rec and not (isinstance(rec["kind"], str) and rec["kind"]):
+        out.append("bad kind")
+    tags = rec.get("tags")
+    if "tags" in rec and not (
+        isinstance(tags, list) and all(isinstance(t, str) for t in tags) and tags == sorted(tags)
+    ):
+        out.append("tags must be a sorted list of strings")
+    if "role" in rec and rec["role"] not in ROLES:
+        out.append(f"bad role {rec['role']!r}")
+    if "blob" in rec and not (isinstance(rec["blob"], str) and BLOB_RE.match(rec["blob"])):
+        out.append("bad blob (40 hex digits)")
+    size = rec.get("size")
+    if "size" in rec and not (isinstance(size, int) and not isinstance(size, bool) and size >= 0):
+        out.append("bad size")
+    if "descriptor" in rec and not isinstance(rec["descriptor"], dict):
+        out.append("descriptor must be an object")
+    return out
+
+
+def _path_ok(p: str) -> bool:
+    parts = p.split("/")
+    return not (
+        p.startswith("/")
+        or any(s in ("", ".", "..") for s in parts)
+        or parts[0] == ".git"
+        or "\0" in p
+    )

@@ -1,0 +1,440 @@
+"""RegistryWriterService: the only code that writes the registry (SPEC §7).
+
+``apply(patch)``, under the registry lock: recover an interrupted write; compare the
+patch's ``base_hash`` with the current registry_hash (``CASConflict`` on mismatch, nothing
+written); load only the shards the patch touches; apply it in memory; validate; back up
+the shards about to change; write them atomically through the journal (``journal.py``);
+verify the new hash; update the id index and the statistics.  A patch that changes nothing
+writes nothing.  Post-write hooks (the generator orchestrator) run after the lock is
+released.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from regauto import docid
+from regauto.errors import PatchError, RegistryFormatError
+from regauto.events.lock_manager import LockManager
+from regauto.project import check_rel
+from regauto.registry import backups, journal, records, writer_stats
+from regauto.registry.id_index import IdIndex
+from regauto.registry.promotion_patch import PromotionPatch, merge_patch
+from regauto.registry.records import META_NAME, META_TEXT, Record
+from regauto.registry.store import TMP_MARK, RegistryStore, Shard, hash_of_manifest, text_sha256
+
+# Test seams for the fault-injection and kill -9 tests: name a step, and the writer raises
+# (REGAUTO_TEST_FAULT) or SIGKILLs itself (REGAUTO_TEST_CRASH) when it reaches it.
+FAULT_ENV = "REGAUTO_TEST_FAULT"
+CRASH_ENV = "REGAUTO_TEST_CRASH"
+
+
+class InjectedFault(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    changed: bool
+    base_hash: str
+    new_hash: str
+    shards_written: tuple[str, ...] = ()
+    records_changed: int = 0
+    bytes_written: int = 0
+    changed_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class _Plan:
+    manifest: dict[str, str]
+    old_texts: dict[str, str | None]
+    new_texts: dict[str, str | None]
+    records_by_shard: dict[str, list[Record]]
+    changed_ids: list[str] = field(default_factory=list)
+
+
+class RegistryWriterService:
+    def __init__(
+        self,
+        store: RegistryStore,
+        locks: LockManager,
+        *,
+        keep_backups: int = 20,
+        lock_timeout: float | None = None,
+    ) -> None:
+        self.store = store
+        self.locks = locks
+        self.keep_backups = keep_backups
+        self.lock_timeout = lock_timeout
+        self.post_write_hooks: list[Callable[[WriteResult], None]] = []
+        self._index: IdIndex | None = None
+        self._fault = os.environ.get(FAULT_ENV)
+        self._crash = os.environ.get(CRASH_ENV)
+
+    # -- reading helpers -----------------------------------------------------------------
+    @property
+    def index(self) -> IdIndex:
+        if self._index is None:
+            self._index = IdIndex(self.store)
+        return self._index
+
+    def ensure_recovered(self) -> str | None:
+        """Finish or roll back an interrupted write, if one is visible (takes the lock)."""
+        if not journal.needs_recovery(self.store):
+            return None
+        with self.locks.registry(timeout=self.lock_timeout):
+            return self._recover_locked()
+
+    def _recover_locked(self) -> str | None:
+        outcome = journal.recover(self.store)
+        if outcome == "rolled forward":
+            writer_stats.bump(self.store.state_dir, recoveries=1)
+        elif outcome == "rolled back":
+            writer_stats.bump(self.store.state_dir, rollbacks=1)
+        return outcome
+
+    def current_hash(self) -> str:
+        self.ensure_recovered()
+        return self.store.registry_hash()
+
+    # -- the write path --------------------------------------------------------------------
+    def apply(self, patch: PromotionPatch) -> WriteResult:
+        with self.locks.registry(timeout=self.lock_timeout):
+            result = self._apply_locked(patch)
+        if result.changed:
+            for hook in self.post_write_hooks:
+                hook(result)
+        return result
+
+    def _apply_locked(self, patch: PromotionPatch) -> WriteResult:
+        from regauto.errors import CASConflict
+
+        self._recover_locked()
+        manifest = self.store.manifest()
+        current = hash_of_manifest(manifest)
+        if patch.base_hash != current:
+            writer_stats.bump(self.store.state_dir, conflicts=1)
+            raise CASConflict(patch.base_hash, current)
+        plan = self._plan(patch, manifest)
+        writes = {
+            n: t for n, t in plan.new_texts.items() if t != plan.old_texts.get(n)
+        }
+        if not writes:
+            writer_stats.bump(self.store.state_dir, noops=1)
+            return WriteResult(False, current, current)
+        target_manifest = dict(manifest)
+        for n, t in writes.items():
+            if t is None:
+                target_manifest.pop(n, None)
+            else:
+                target_manifest[n] = text_sha256(t)
+        target_manifest.setdefault(META_NAME, text_sha256(META_TEXT))
+        target = hash_of_manifest(target_manifest)
+        backups.save(
+            self.store.state_dir,
+            {n: plan.old_texts.get(n) for n in writes},
+            current,
+            target,
+            self.keep_backups,
+        )
+        nbytes = self._write_atomically(writes, current, target)
+        self._verify(target, writes, plan)
+        self.index.replace_shards(
+            {n: (target_manifest.get(n), plan.records_by_shard.get(n, [])) for n in writes
+             if n != META_NAME}
+        )
+        writer_stats.bump(
+            self.store.state_dir, writes=1, bytes_written=nbytes, last_write=time.time()
+        )
+        return WriteResult(
+            True, current, target, tuple(sorted(writes)), len(plan.changed_ids), nbytes,
+            tuple(sorted(plan.changed_ids)),
+        )
+
+    def _step(self, name: str) -> None:
+        if self._crash and name.startswith(self._crash):
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self._fault and name.startswith(self._fault):
+            raise InjectedFault(f"injected fault at {name}")
+
+    def _write_atomically(self, writes: dict[str, str | None], base: str, target: str) -> int:
+        store = self.store
+        store.dir.mkdir(parents=True, exist_ok=True)
+        ops: list[tuple[str, str | None]] = []
+        nbytes = 0
+        try:
+            for name, text in sorted(writes.items()):
+                if text is None:
+                    ops.append((name, None))
+                    continue
+                tmp = f".{name}{TMP_MARK}"
+                data = text.encode("utf-8")
+                self._step("temp_write")
+                _write_temp(store.dir / tmp, data, self._step)
+                nbytes += len(data)
+                ops.append((name, tmp))
+            self._step("journal_write")
+            journal.commit_journal(
+                store.state_dir, journal.Journal(str(store.dir), base, target, ops)
+            )
+        except BaseException:
+            # Not committed: remove what we wrote; the registry was never touched.
+            journal.recover(store)
+            writer_stats.bump(store.state_dir, rollbacks=1)
+            raise
+        try:
+            for i, (name, tmp) in enumerate(ops):
+                self._step(f"replace:{i}")
+                if tmp is None:
+                    try:
+                        os.unlink(store.dir / name)
+                    except FileNotFoundError:
+                        pass
+                else:
+                    os.replace(store.dir / tmp, store.dir / name)
+            self._step("dir_fsync")
+            journal.finish(store)
+        except InjectedFault:
+            # Committed: roll forward now, as the next reader would.
+            journal.recover(store)
+            writer_stats.bump(store.state_dir, recoveries=1)
+        return nbytes
+
+    def _verify(self, target: str, writes: dict[str, str | None], plan: _Plan) -> None:
+        actual = self.store.registry_hash()
+        try:
+            self._step("verify")
+        except InjectedFault:
+            actual = "sha256:" + "0" * 64
+        if actual == target:
+            return
+        # Someone changed the folder under us (not through the lock), or the disk lied:
+        # put back what was there before and say so.
+        restore = {n: plan.old_texts.get(n) for n in writes}
+        saved = (self._fault, self._crash)
+        self._fault = self._crash = None
+        try:
+            self._write_atomically(restore, target, "")
+        finally:
+            self._fault, self._crash = saved
+        writer_stats.bump(self.store.state_dir, rollbacks=1)
+        raise RegistryFormatError(
+            f"{self.store.dir}: verification after write failed (expected {target}, "
+            f"found {actual}); the write was rolled back"
+        )
+
+    # -- planning in memory ------------------------------------------------------------------
+    def _plan(self, patch: PromotionPatch, manifest: dict[str, str]) -> _Plan:
+        meta_problem = self.store.read_meta_problem()
+        if meta_problem and "canonical" not in meta_problem and not patch.repair_shards:
+            raise RegistryFormatError(meta_problem)
+        shards: dict[str, Shard] = {}
+
+        def load(names: set[str]) -> None:
+            for n in sorted(names - set(shards)):
+                shards[n] = self.store.read_shard(n)
+
+        if patch.changes is not None:
+            final = self._final_simple(patch.changes, manifest, load, shards)
+        else:
+            assert patch.operations is not None
+            final = self._final_complex(patch.operations, manifest, load, shards)
+        load({records.shard_of(r["path"]) for r in final.values() if r is not None})
+        load(set(patch.repair_shards))
+        by_shard: dict[str, list[tuple[Record, str | None]]] = {n: [] for n in shards}
+        changed_ids = []
+        for n, shard in shards.items():
+            repair = n in patch.repair_shards
+            for rec, line in zip(shard.records, shard.lines, strict=True):
+                if rec.get("doc_id") in final:
+                    continue
+                if repair:
+                    if records.problems(rec) or _path_problem(rec):
+                        continue
+                    by_shard[n].append((rec, None))
+                else:
+                    by_shard[n].append((rec, line))
+        old_by_id: dict[str, Record | None] = {}
+        for shard in shards.values():
+            for rec in shard.records:
+                if rec.get("doc_id") in final:
+                    old_by_id.setdefault(rec["doc_id"], rec)
+        for doc_id, rec in final.items():
+            if rec != old_by_id.get(doc_id):
+                changed_ids.append(doc_id)
+            if rec is not None:
+                by_shard[records.shard_of(rec["path"])].append((rec, None))
+        new_texts: dict[str, str | None] = {}
+        old_texts: dict[str, str | None] = {}
+        recs_by_shard: dict[str, list[Record]] = {}
+        for n, entries in by_shard.items():
+            _check_unique_paths(n, entries, final)
+            entries.sort(key=lambda e: records.sort_key(e[0]))
+            text = "".join((line if line is not None else records.dumps(r)) + "\n"
+                           for r, line in entries)
+            old_texts[n] = shards[n].text if (self.store.dir / n).exists() else None
+            new_texts[n] = text or None
+            recs_by_shard[n] = [r for r, _ in entries]
+        meta_text = self.store.read_text(META_NAME)
+        old_texts[META_NAME] = meta_text
+        if any(new_texts[n] != old_texts[n] for n in new_texts) or (
+            patch.repair_shards and meta_text != META_TEXT
+        ):
+            new_texts[META_NAME] = META_TEXT
+        return _Plan(manifest, old_texts, new_texts, recs_by_shard, changed_ids)
+
+    def _final_simple(
+        self,
+        changes: dict[str, dict[str, Any] | None],
+        manifest: dict[str, str],
+        load: Callable[[set[str]], None],
+        shards: dict[str, Shard],
+    ) -> dict[str, Record | None]:
+        for doc_id, fields in changes.items():
+            if not docid.is_valid(doc_id):
+                raise PatchError(f"changes: {doc_id!r} is not a valid doc_id (16 digits)")
+            if fields is not None and "path" in fields:
+                _checked_path(doc_id, fields["path"])
+        self.index.sync(manifest)
+        located = self.index.shards_of(changes)
+        need = {s for ss in located.values() for s in ss}
+        need |= {
+            records.shard_of(f["path"]) for f in changes.values()
+            if f is not None and isinstance(f.get("path"), str)
+        }
+        load(need)
+        current = _current_records(shards, set(changes))
+        final: dict[str, Record | None] = {}
+        for doc_id, fields in changes.items():
+            if fields is None:
+                final[doc_id] = None
+                continue
+            if "doc_id" in fields and fields["doc_id"] != doc_id:
+                raise PatchError(f"changes[{doc_id}]: doc_id field {fields['doc_id']!r} differs")
+            new = merge_patch(current.get(doc_id, {}), fields)
+            new["doc_id"] = doc_id
+            final[doc_id] = _validated(doc_id, new)
+        return final
+
+    def _final_complex(
+        self,
+        ops: list[dict[str, Any]],
+        manifest: dict[str, str],
+        load: Callable[[set[str]], None],
+        shards: dict[str, Shard],
+    ) -> dict[str, Record | None]:
+        ids: set[str] = set()
+        whole = False
+        for op in ops:
+            for key in ("path", "from"):
+                ptr = op.get(key)
+                if not isinstance(ptr, str):
+                    continue
+                parts = ptr.split("/")
+                if len(parts) < 3 or parts[1] != "documents":
+                    whole = True
+                else:
+                    ids.add(parts[2].replace("~1", "/").replace("~0", "~"))
+        if whole:
+            load(set(self.store.shard_names()))
+        else:
+            self.index.sync(manifest)
+            load({s for ss in self.index.shards_of(ids).values() for s in ss})
+        docs = _current_records(shards, None if whole else ids)
+        try:
+            result = jsonpatch.apply_patch({"documents": docs}, ops)
+        except jsonpatch.JsonPatchTestFailed as e:
+            raise PatchError(f"operations: test failed: {e}") from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
+            raise PatchError(f"operations: {e}") from None
+        except (TypeError, KeyError, IndexError, ValueError) as e:
+            raise PatchError(f"operations: cannot apply ({e})") from None
+        new_docs = result.get("documents") if isinstance(result, dict) else None
+        if not isinstance(new_docs, dict) or set(result) != {"documents"}:
+            raise PatchError("operations: the result must be {\"documents\": {doc_id: record}}")
+        keys = set(docs) | set(new_docs) if whole else ids
+        final: dict[str, Record | None] = {}
+        for doc_id in keys:
+            rec = new_docs.get(doc_id)
+            if rec is None:
+                if doc_id in docs:
+                    final[doc_id] = None
+                continue
+            if not isinstance(rec, dict):
+                raise PatchError(f"record {doc_id}: not an object")
+            if rec.get("doc_id") != doc_id:
+                raise PatchError(f"record {doc_id}: its doc_id field is {rec.get('doc_id')!r}")
+            if whole and docs.get(doc_id) == rec:
+                continue
+            final[doc_id] = _validated(doc_id, rec)
+        return final
+
+
+def _write_temp(path: Path, data: bytes, step: Callable[[str], None]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        step("temp_fsync")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _current_records(shards: dict[str, Shard], ids: set[str] | None) -> dict[str, Record]:
+    out: dict[str, Record] = {}
+    for name in sorted(shards):
+        for rec in shards[name].records:
+            i = rec.get("doc_id")
+            if isinstance(i, str) and (ids is None or i in ids):
+                out.setdefault(i, rec)
+    return out
+
+
+def _checked_path(doc_id: str, path: Any) -> str:
+    if not isinstance(path, str):
+        raise PatchError(f"record {doc_id}: path must be a string")
+    try:
+        return check_rel(path, what=f"record {doc_id}")
+    except Exception as e:
+        raise PatchError(str(e)) from None
+
+
+def _path_problem(rec: Record) -> bool:
+    try:
+        check_rel(rec["path"])
+    except Exception:
+        return True
+    return False
+
+
+def _validated(doc_id: str, rec: Record) -> Record:
+    probs = records.problems(rec)
+    if probs:
+        raise PatchError(f"record {doc_id}: {'; '.join(probs)}")
+    _checked_path(doc_id, rec["path"])
+    return rec
+
+
+def _check_unique_paths(
+    shard: str, entries: list[tuple[Record, str | None]], final: dict[str, Record | None]
+) -> None:
+    seen: dict[str, str] = {}
+    for rec, _ in entries:
+        path, doc_id = rec.get("path"), rec.get("doc_id")
+        if not isinstance(path, str):
+            continue
+        other = seen.get(path)
+        if other is not None and (doc_id in final or other in final):
+            raise PatchError(f"path {path!r} would be held by two records ({other}, {doc_id})")
+        seen[path] = str(doc_id)

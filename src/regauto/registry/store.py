@@ -1,0 +1,197 @@
+"""The stored registry: a folder of ``meta.json`` and up to 256 JSON Lines shards (SPEC §3).
+
+Reading only: the single writer (``registry_writer_service``) is the only code that changes
+these files.  The ``registry_hash`` is the sha256 of the manifest ``<name> <sha256>\\n`` over
+the folder's files; per-file hashes are cached in the state dir keyed by (size, mtime_ns,
+ctime_ns, inode), so computing the hash of a 100k-document registry costs 256 ``stat`` calls,
+not a 40 MB read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from regauto.errors import RegistryFormatError
+from regauto.registry.records import META_NAME, META_TEXT, SHARD_RE, Record
+
+HASH_CACHE = "hash-cache.json"
+TMP_MARK = ".regauto-tmp"
+
+
+@dataclass
+class Shard:
+    """One parsed shard.  ``lines`` keeps each record's original text so that a record this
+    write does not touch (even an invalid one) is written back exactly as it was."""
+
+    name: str
+    records: list[Record] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    text: str = ""
+
+
+def is_registry_file(name: str) -> bool:
+    return name == META_NAME or SHARD_RE.match(name) is not None
+
+
+class RegistryStore:
+    def __init__(self, reg_dir: Path, state_dir: Path) -> None:
+        self.dir = reg_dir
+        self.state_dir = state_dir
+
+    # -- listing and hashing ---------------------------------------------------------------
+    def files(self) -> list[str]:
+        """Registry file names present, in name order (``meta.json`` and shards)."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if is_registry_file(n))
+
+    def shard_names(self) -> list[str]:
+        return [n for n in self.files() if n != META_NAME]
+
+    def temp_files(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.dir) if TMP_MARK in n)
+        except FileNotFoundError:
+            return []
+
+    def manifest(self) -> dict[str, str]:
+        """``{file name: hex sha256}``; a missing ``meta.json`` counts as the canonical one
+        (a folder that does not exist yet is the empty registry)."""
+        cache = self._load_cache()
+        out: dict[str, str] = {}
+        dirty = False
+        for name in self.files():
+            p = self.dir / name
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+            hit = cache.get(name)
+            if hit is not None and hit[:4] == key:
+                out[name] = hit[4]
+                continue
+            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            cache[name] = [*key, digest]
+            out[name] = digest
+            dirty = True
+        if META_NAME not in out:
+            out[META_NAME] = hashlib.sha256(META_TEXT.encode()).hexdigest()
+        stale = [n for n in cache if n not in out]
+        for n in stale:
+            del cache[n]
+        if dirty or stale:
+            self._save_cache(cache)
+        return dict(sorted(out.items()))
+
+    def registry_hash(self, manifest: dict[str, str] | None = None) -> str:
+        return hash_of_manifest(self.manifest() if manifest is None else manifest)
+
+    def _load_cache(self) -> dict[str, list[Any]]:
+        try:
+            data = json.loads((self.state_dir / HASH_CACHE).read_text())
+            if isinstance(data, dict) and data.get("dir") == str(self.dir):
+                files = data.get("files")
+                return files if isinstance(files, dict) else {}
+        except (OSError, ValueError):
+            pass
+        return {}
+
+    def _save_cache(self, cache: dict[str, list[Any]]) -> None:
+        # A cache: written atomically but not fsynced; losing it only costs a re-hash.
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_dir / f"{HASH_CACHE}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps({"dir": str(self.dir), "files": cache}))
+            os.replace(tmp, self.state_dir / HASH_CACHE)
+        except OSError:
+            pass
+
+    # -- reading ---------------------------------------------------------------------------
+    def read_text(self, name: str) -> str | None:
+        try:
+            data = (self.dir / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise RegistryFormatError(
+                f"{self.display(name)}:{line}: not valid UTF-8"
+            ) from None
+
+    def display(self, name: str) -> str:
+        return str(self.dir / name)
+
+    def read_shard(self, name: str) -> Shard:
+        """Parse one shard.  A line that is not a JSON object is a format error naming the
+        file and line; a JSON object that is not a valid record is kept (the reconciler
+        reports it as ``invalid_record``)."""
+        text = self.read_text(name)
+        shard = Shard(name)
+        if text is None:
+            return shard
+        shard.text = text
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        try:
+            # One json.loads over the whole shard is several times faster than one per line.
+            parsed = json.loads("[" + ",".join(lines) + "]") if lines else []
+            if len(parsed) != len(lines):
+                raise ValueError("line count")
+        except ValueError:
+            parsed = [self._parse_line(name, i + 1, ln) for i, ln in enumerate(lines)]
+        for i, rec in enumerate(parsed):
+            if not isinstance(rec, dict):
+                raise RegistryFormatError(f"{self.display(name)}:{i + 1}: not a JSON object")
+        shard.records = parsed
+        shard.lines = lines
+        return shard
+
+    def _parse_line(self, name: str, lineno: int, line: str) -> Any:
+        if not line.strip():
+            raise RegistryFormatError(f"{self.display(name)}:{lineno}: empty line")
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RegistryFormatError(
+                f"{self.display(name)}:{lineno}: malformed JSON ({e.msg} at column {e.colno})"
+            ) from None
+
+    def read_meta_problem(self) -> str | None:
+        """None when ``meta.json`` is absent or canonical, else what is wrong with it."""
+        text = self.read_text(META_NAME)
+        if text is None or text == META_TEXT:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return f"{self.display(META_NAME)}: malformed JSON"
+        if data != json.loads(META_TEXT):
+            return f"{self.display(META_NAME)}: unsupported registry ({text.strip()[:80]})"
+        return f"{self.display(META_NAME)}: not in canonical form"
+
+    def load_all(self) -> list[Record]:
+        """Every record of every shard (duplicates and invalid records included)."""
+        out: list[Record] = []
+        for name in self.shard_names():
+            out.extend(self.read_shard(name).records)
+        return out
+
+
+def hash_of_manifest(manifest: dict[str, str]) -> str:
+    text = "".join(f"{name} {digest}\n" for name, digest in sorted(manifest.items()))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
