@@ -176,12 +176,12 @@ class RegistryWriterService:
                 if text is None:
                     ops.append((name, None))
                     continue
-                tmp = f".{name}{TMP_MARK}"
+                tmp_name = f".{name}{TMP_MARK}"
                 data = text.encode("utf-8")
                 self._step("temp_write")
-                _write_temp(store.dir / tmp, data, self._step)
+                _write_temp(store.dir / tmp_name, data, self._step)
                 nbytes += len(data)
-                ops.append((name, tmp))
+                ops.append((name, tmp_name))
             self._step("journal_write")
             journal.commit_journal(
                 store.state_dir, journal.Journal(str(store.dir), base, target, ops)
@@ -268,11 +268,11 @@ class RegistryWriterService:
             for rec in shard.records:
                 if rec.get("doc_id") in final:
                     old_by_id.setdefault(rec["doc_id"], rec)
-        for doc_id, rec in final.items():
-            if rec != old_by_id.get(doc_id):
+        for doc_id, new_rec in final.items():
+            if new_rec != old_by_id.get(doc_id):
                 changed_ids.append(doc_id)
-            if rec is not None:
-                by_shard[records.shard_of(rec["path"])].append((rec, None))
+            if new_rec is not None:
+                by_shard[records.shard_of(new_rec["path"])].append((new_rec, None))
         new_texts: dict[str, str | None] = {}
         old_texts: dict[str, str | None] = {}
         recs_by_shard: dict[str, list[Record]] = {}
