@@ -19,9 +19,11 @@ Symlinks are never followed: a symlink is classified by its own name, tags ``("s
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +73,9 @@ _NON_SOURCE_KINDS = frozenset({"text", "binary", "symlink", "xml", "svg", "diff"
                                "pofile", "plist", "icalendar"})
 _NOT_CODE = _NON_SOURCE_KINDS | _DOC_KINDS | _CONFIG_TAGS | _DATA_TAGS
 
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
 
 @dataclass(frozen=True)
 class Classification:
@@ -90,9 +95,16 @@ def classify(abs_path: Path, rel_path: str) -> Classification:
         return classify_content(rel_path, b"", symlink=True)
     if not stat.S_ISREG(st.st_mode):
         raise BadInputError(f"{rel_path}: not a regular file or symlink; skipped")
-    with open(abs_path, "rb") as f:
-        head = f.read(1024)  # all identify looks at: shebang and the binary check
-    return classify_content(rel_path, head, executable=bool(st.st_mode & 0o111))
+
+    @functools.cache
+    def read_head() -> bytes:
+        # No-follow and non-blocking: the entry may have been swapped for a symlink or a FIFO
+        # since the lstat.  1 KiB is all identify looks at (shebang, binary check).
+        fd = os.open(abs_path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            return f.read(1024)
+
+    return _classification(rel_path, read_head, executable=bool(st.st_mode & 0o111))
 
 
 def classify_content(
@@ -103,25 +115,31 @@ def classify_content(
     ``data`` needs only the first KiB; ``executable``/``symlink`` come from the git mode
     (``100755`` / ``120000``).
     """
-    tags = _tags(rel_path.rsplit("/", 1)[-1], data, executable=executable, symlink=symlink)
+    return _classification(rel_path, lambda: data, executable=executable, symlink=symlink)
+
+
+def _classification(
+    rel_path: str, read_head: Callable[[], bytes], *, executable: bool, symlink: bool = False
+) -> Classification:
+    name = rel_path.rsplit("/", 1)[-1]
+    tags = (identify.SYMLINK,) if symlink else _tags(name, read_head, executable=executable)
     kind = kind_from_tags(tags)
     return Classification(kind=kind, tags=tags, role=role_for(rel_path, kind, tags))
 
 
-def _tags(name: str, head: bytes, *, executable: bool, symlink: bool) -> tuple[str, ...]:
-    # Mirrors identify.tags_from_path, minus the file system access.
-    if symlink:
-        return (identify.SYMLINK,)
+def _tags(name: str, read_head: Callable[[], bytes], *, executable: bool) -> tuple[str, ...]:
+    # Mirrors identify.tags_from_path, minus its file system access.  As there, the content
+    # is read only when the name gives no tags or no text/binary tag; for most files it does.
     tags = {identify.FILE, identify.EXECUTABLE if executable else identify.NON_EXECUTABLE}
     by_name = identify.tags_from_filename(name)
     if by_name:
         tags |= by_name
     elif executable:
-        shebang = identify.parse_shebang(io.BytesIO(head))
+        shebang = identify.parse_shebang(io.BytesIO(read_head()))
         if shebang:
             tags |= identify.tags_from_interpreter(shebang[0])
     if not tags & identify.ENCODING_TAGS:
-        tags.add(identify.TEXT if identify.is_text(io.BytesIO(head)) else identify.BINARY)
+        tags.add(identify.TEXT if identify.is_text(io.BytesIO(read_head())) else identify.BINARY)
     return tuple(sorted(tags))
 
 
