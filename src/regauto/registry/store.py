@@ -146,7 +146,10 @@ class RegistryStore:
         try:
             # One json.loads over the whole shard is several times faster than one per line.
             parsed = json.loads("[" + ",".join(lines) + "]") if lines else []
-            if len(parsed) != len(lines):
+            # Malformed lines can re-join into the right number of values (``{}, {}`` then
+            # ``[1`` / ``2]``); any non-object sends us to the line-by-line parse, which
+            # blames the right line.
+            if len(parsed) != len(lines) or not all(isinstance(r, dict) for r in parsed):
                 raise ValueError("line count")
         except ValueError:
             parsed = [self._parse_line(name, i + 1, ln) for i, ln in enumerate(lines)]
