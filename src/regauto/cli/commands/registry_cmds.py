@@ -92,7 +92,8 @@ def ls_cmd(
     """List the registry's records."""
     from regauto.registry import reader
 
-    recs = reader.open_reader(STATE.project()).all_records()
+    recs = sorted(reader.open_reader(STATE.project()).all_records(),
+                  key=lambda r: str(r.get("path", "")))
     if role:
         recs = [r for r in recs if r.get("role") == role]
     if format == Fmt.json:
@@ -102,7 +103,7 @@ def ls_cmd(
 
     t = Table(title=f"{len(recs)} document(s)")
     for col in ("doc_id", "path", "kind", "role", "id_mode"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for r in recs:
         t.add_row(*(str(r.get(c, "")) for c in ("doc_id", "path", "kind", "role", "id_mode")))
     out().print(t)

@@ -1,0 +1,51 @@
+"""``regauto init``: starter config, empty registry, merge driver, hooks — idempotent."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from regauto.errors import UsageError
+from regauto.project import Project
+from regauto.registry.records import META_NAME, META_TEXT
+
+
+def starter_config() -> str:
+    return resources.files("regauto").joinpath("resources/regauto.toml").read_text("utf-8")
+
+
+def init(project: Project, hooks: str = "none") -> list[str]:
+    """Set up ``project``; returns what was done, one line each (nothing on a re-run)."""
+    done: list[str] = []
+    root = project.root
+    cfg = root / "regauto.toml"
+    has_pyproject_section = (root / "pyproject.toml").is_file() and "[tool.regauto]" in (
+        root / "pyproject.toml"
+    ).read_text(encoding="utf-8", errors="replace")
+    if not cfg.exists() and not has_pyproject_section:
+        cfg.write_text(starter_config(), encoding="utf-8")
+        done.append("wrote regauto.toml (commented starter configuration)")
+    reg = project.registry_dir
+    if not (reg / META_NAME).exists():
+        reg.mkdir(parents=True, exist_ok=True)
+        (reg / META_NAME).write_text(META_TEXT, encoding="utf-8")
+        done.append(f"created the empty registry in {reg.relative_to(root)}/")
+    if project.is_git:
+        from regauto.gitint import install
+
+        if install.ensure_merge_driver(root, project.config.registry):
+            done.append("configured the registry merge driver (.gitattributes + git config)")
+        assert project.git_dir is not None
+        if hooks == "git":
+            done.extend(install.install_git_hooks(root, project.git_dir))
+        elif hooks == "pre-commit":
+            done.append(install.install_pre_commit_config(root))
+    elif hooks != "none":
+        raise UsageError(f"{root}: not a git repository; --hooks {hooks} needs git")
+    if not project.is_git:
+        gi = root / ".regauto" / ".gitignore"
+        if not gi.exists():
+            gi.parent.mkdir(parents=True, exist_ok=True)
+            gi.write_text("state/\n")
+    return done
+
+

@@ -1,0 +1,436 @@
+"""The pipeline (SPEC §6): a batch of paths → classify → identity → carry the id → hash →
+extract → records → **one** PromotionPatch → the single writer.
+
+Identity (SPEC §4.3), in order: the id a file claims (prefix or header); the record at its
+path; a record it moved from (git's rename detection, or a record in the batch whose file
+is gone and whose blob equals this file's); a newly allocated id.  A claimed id whose
+registry holder still exists elsewhere is a copy: the copy gets a new id.
+
+Concurrency: the batch's paths are locked (bucketed path locks, taken in the global order
+before the writer's registry lock); the registry is read, the patch computed and applied
+with compare-and-swap; on a conflict everything registry-dependent is recomputed.  File
+mutations (renames, headers) happen before the patch is applied, and a mutated file claims
+its id itself, so a retry — or a crash between mutation and write — never loses an id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from regauto import docid
+from regauto.automation import classifier, descriptor_extractor, file_renamer, headers
+from regauto.automation.id_allocator import IdAllocator
+from regauto.automation.tree import FileContent, Index, Source, WorkTree
+from regauto.errors import BadInputError
+from regauto.events.lock_manager import LockManager
+from regauto.events.suppression_manager import SuppressionManager
+from regauto.project import Project, check_rel
+from regauto.registry import open_writer
+from regauto.registry.promotion_patch import PromotionPatch
+from regauto.registry.reader import Reader, open_reader
+from regauto.registry.records import Record
+from regauto.registry.registry_writer_service import WriteResult
+from regauto.registry.retry import apply_with_retry
+
+PATH_LOCK_BUCKETS = 64
+PARALLEL_MIN = 400
+
+
+@dataclass(frozen=True)
+class Action:
+    """A change the pipeline made (or, when not mutating, would make) to a user's file."""
+
+    kind: str  # "rename" | "header"
+    path: str
+    new_path: str
+    doc_id: str
+    done: bool
+
+    def describe(self) -> str:
+        if self.kind == "rename":
+            return f"renamed {self.path} -> {self.new_path}" if self.done else (
+                f"{self.path} should be renamed {self.new_path}")
+        return (f"added header doc_id: {self.doc_id} to {self.path}" if self.done
+                else f"{self.path} needs the header doc_id: {self.doc_id}")
+
+
+@dataclass
+class PipelineResult:
+    write: WriteResult | None = None
+    new_ids: dict[str, str] = field(default_factory=dict)  # path -> id allocated
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed_registry(self) -> bool:
+        return self.write is not None and self.write.changed
+
+
+@dataclass
+class _Item:
+    path: str
+    content: FileContent
+    cls: classifier.Classification
+    mode: str  # the id_mode the file ends up with
+    role: str
+
+
+def bucket(path: str) -> str:
+    n = int(hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16)
+    return f"bucket-{n % PATH_LOCK_BUCKETS:02d}"
+
+
+class Pipeline:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        source: str = "worktree",
+        mutate: bool = True,
+        reason: str = "sync",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.config = project.config
+        self.mutate = mutate
+        self.reason = reason
+        self.progress = progress
+        self.source: Source = Index(project.root) if source == "index" else WorkTree(project.root)
+        self.worktree = WorkTree(project.root)
+        self.reader: Reader = open_reader(project)
+        self.writer = open_writer(project)
+        self.locks = LockManager(project.state_dir, timeout=self.config.lock_timeout_s)
+        self._descriptors: dict[tuple[str, str], dict[str, Any]] = {}
+        self._allocator: IdAllocator | None = None
+        self._suppress: SuppressionManager | None = None
+
+    # -- entry point --------------------------------------------------------------------
+    def run(self, paths: Iterable[str], renames: dict[str, str] | None = None) -> PipelineResult:
+        """Process ``paths`` (repo-relative).  ``renames`` maps new path -> old path (from git)."""
+        renames = dict(renames or {})
+        result = PipelineResult()
+        batch: list[str] = []
+        for p in dict.fromkeys(paths):
+            try:
+                rel = check_rel(p)
+            except BadInputError as e:
+                result.skipped[p] = str(e)
+                continue
+            if self.config.is_included(rel):
+                batch.append(rel)
+        for new, old in list(renames.items()):
+            if new not in batch:
+                del renames[new]
+            elif old not in batch and self.config.is_included(old):
+                batch.append(old)
+        if not batch:
+            return result
+        keys = sorted({bucket(p) for p in batch})
+        with self.locks.paths(*keys):
+            self.writer.ensure_recovered()
+            contents = self.source.read_many(batch)
+            result.skipped.update(self.source.skipped)
+            self.batch = [p for p in batch if p not in self.source.skipped]
+            self.contents = {p: c for p, c in contents.items() if p in self.batch}
+            self.renames = renames
+            result.write = apply_with_retry(
+                self.writer, lambda base: self._compute(base, result),
+                attempts=self.config.cas_retries,
+            )
+        return result
+
+    # -- one attempt ----------------------------------------------------------------------
+    def _compute(self, base: str, result: PipelineResult) -> PromotionPatch | None:
+        result.new_ids.clear()
+        result.updated.clear()
+        result.deleted.clear()
+        present = {p: c for p, c in self.contents.items() if c is not None}
+        gone = [p for p, c in self.contents.items() if c is None]
+        h, by_path = self.reader.by_paths(self.batch)
+        if h != base:
+            return self._retry_marker(base)
+        items = {p: self._classify(c) for p, c in present.items()}
+        claims = {p: self._claim(it) for p, it in items.items()}
+        holders = self.reader.by_ids([c for c in claims.values() if c]) if any(
+            claims.values()) else {}
+        assigned: dict[str, str] = {}  # path -> doc_id
+        used: set[str] = set()
+        need_new: list[str] = []
+        gone_records = {p: by_path[p] for p in gone if p in by_path}
+        by_blob: dict[str, list[str]] = {}
+        for p, rec in gone_records.items():
+            by_blob.setdefault(rec["blob"], []).append(p)
+        for p in sorted(items):
+            doc = self._identity(p, items[p], claims[p], holders, by_path, gone_records,
+                                 by_blob, used)
+            if doc is None:
+                need_new.append(p)
+            else:
+                assigned[p] = doc
+                used.add(doc)
+        if need_new:
+            ids = self._allocate(len(need_new))
+            for p, i in zip(need_new, ids, strict=True):
+                assigned[p] = i
+                result.new_ids[p] = i
+        changes: dict[str, Record | None] = {}
+        final_items: list[tuple[str, _Item, str]] = []
+        for p in sorted(items):
+            it, doc = items[p], assigned[p]
+            new_path, it = self._carry(it, doc, result)
+            final_items.append((new_path, it, doc))
+        records = self._records(final_items)
+        for rec in records:
+            changes[rec["doc_id"]] = rec
+        # Records that lost their file, or whose path now belongs to another id.
+        for p, rec in by_path.items():
+            old_id = rec.get("doc_id")
+            if (
+                isinstance(old_id, str) and old_id not in used and old_id not in changes
+                and (p in gone_records or assigned.get(p) != old_id)
+            ):
+                changes[old_id] = None
+                result.deleted.append(p)
+        for rec in records:
+            old = by_path.get(rec["path"])
+            if old is None or old != rec:
+                result.updated.append(rec["path"])
+        if not changes:
+            return None
+        return PromotionPatch(base, self.reason, f"{self.reason}: {len(changes)} record(s)",
+                              changes=changes)
+
+    def _retry_marker(self, base: str) -> PromotionPatch:
+        # The registry moved between the writer's hash and our read: a patch against the
+        # stale base makes the writer raise CASConflict, and apply_with_retry starts over.
+        return PromotionPatch(base, self.reason, "stale read", changes={})
+
+    # -- the steps --------------------------------------------------------------------------
+    def _classify(self, c: FileContent) -> _Item:
+        cls = classifier.classify_content(c.path, c.data[:1024], executable=c.executable,
+                                          symlink=c.symlink)
+        rule = self.config.rule_for(c.path)
+        return _Item(c.path, c, cls, self._mode_for(c, cls, rule.id_mode, rule.rename),
+                     rule.role or cls.role)
+
+    def _mode_for(self, c: FileContent, cls: classifier.Classification, wanted: str | None,
+                  rename: bool | None) -> str:
+        mode = wanted or "registry"
+        if c.symlink or cls.kind in ("binary", "symlink"):
+            return "registry"
+        if mode == "prefix" and (rename is False or file_renamer.never_renamed(c.path)):
+            return "registry"
+        if mode == "header" and (headers.comment_style(cls.kind) is None or
+                                 len(c.data) > self.config.max_file_bytes):
+            return "registry"
+        return mode
+
+    def _claim(self, it: _Item) -> str | None:
+        claimed = file_renamer.claimed_prefix_id(it.path)
+        if claimed is None and not it.content.symlink and headers.comment_style(it.cls.kind):
+            claimed = headers.read_header_id(it.cls.kind, it.content.data)
+        return claimed
+
+    def _identity(
+        self,
+        path: str,
+        it: _Item,
+        claimed: str | None,
+        holders: dict[str, list[Record]],
+        by_path: dict[str, Record],
+        gone_records: dict[str, Record],
+        by_blob: dict[str, list[str]],
+        used: set[str],
+    ) -> str | None:
+        if claimed is not None and claimed not in used:
+            others = [r for r in holders.get(claimed, []) if r.get("path") != path]
+            if not any(self._still_holds(r, claimed) for r in others):
+                return claimed
+            # A copy of a file that carries its id: the registry's holder keeps it.
+        rec = by_path.get(path)
+        if rec is not None:
+            rid = rec.get("doc_id")
+            if isinstance(rid, str) and docid.is_valid(rid) and rid not in used and rid != claimed:
+                return rid
+        old = self.renames.get(path)
+        if old is not None and old in gone_records:
+            doc = gone_records[old].get("doc_id")
+            if isinstance(doc, str) and doc not in used:
+                return doc
+        blob = it.content.blob
+        for old_path in by_blob.get(blob, []):
+            doc = gone_records[old_path].get("doc_id")
+            if isinstance(doc, str) and doc not in used:
+                return doc
+        return None
+
+    def _still_holds(self, rec: Record, doc_id: str) -> bool:
+        """Does the registry's holder of ``doc_id`` still exist as a document?"""
+        p = rec.get("path")
+        if not isinstance(p, str):
+            return False
+        if p in self.contents:
+            return self.contents[p] is not None
+        return self.source.exists(p)
+
+    def _allocate(self, n: int) -> list[str]:
+        if self._allocator is None:
+            self._allocator = IdAllocator(self.project.state_dir)
+        return self._allocator.allocate(n, floor=self.reader.max_id())
+
+    def _carry(self, it: _Item, doc: str, result: PipelineResult) -> tuple[str, _Item]:
+        """Make the file carry ``doc`` (rename or header) when mutating; returns the path
+        and content the record describes."""
+        path = it.path
+        if it.mode == "prefix" and file_renamer.claimed_prefix_id(path) != doc:
+            target = file_renamer.prefixed_name(path, doc)
+            if self.mutate:
+                try:
+                    self._rename(path, target)
+                except file_renamer.RenameError as e:
+                    result.skipped[path] = f"not renamed: {e}"
+                    return path, it
+                result.actions.append(Action("rename", path, target, doc, True))
+                self._moved(path, target)
+                return target, _Item(target, FileContent(target, it.content.data,
+                                                         it.content.mode), it.cls, it.mode,
+                                     it.role)
+            result.actions.append(Action("rename", path, target, doc, False))
+        elif it.mode == "header" and headers.read_header_id(it.cls.kind, it.content.data) != doc:
+            new = headers.embed_header(it.cls.kind, it.content.data, doc)
+            if new is not None and self.mutate:
+                self._write_header(path, it.cls.kind, doc)
+                result.actions.append(Action("header", path, path, doc, True))
+                content = FileContent(path, new, it.content.mode)
+                self.contents[path] = content
+                return path, _Item(path, content, it.cls, it.mode, it.role)
+            result.actions.append(Action("header", path, path, doc, False))
+        return path, it
+
+    def _moved(self, old: str, new: str) -> None:
+        content = self.contents.pop(old)
+        assert content is not None
+        self.contents[new] = FileContent(new, content.data, content.mode)
+        self.batch = [new if p == old else p for p in self.batch]
+
+    def _rename(self, src: str, dst: str) -> None:
+        if not self.worktree.exists(src):
+            return  # staged name only (the hook): nothing in the work tree to rename
+        file_renamer.rename(self.project.root, src, dst, on_rename=self._suppress_pair)
+
+    def _write_header(self, path: str, kind: str, doc: str) -> None:
+        full = self.project.root / path
+        try:
+            current = full.read_bytes()
+        except FileNotFoundError:
+            return
+        new = headers.embed_header(kind, current, doc)
+        if new is None or new == current:
+            return
+        tmp = full.with_name(f".{full.name}.regauto-header")
+        tmp.write_bytes(new)
+        os.chmod(tmp, os.stat(full).st_mode & 0o7777)
+        self._suppress_pair(path, path)
+        os.replace(tmp, full)
+
+    def _suppress_pair(self, src: str, dst: str) -> None:
+        if self._suppress is None:
+            self._suppress = SuppressionManager(self.project.state_dir)
+        self._suppress.suppress_many({src, dst}, ttl_ms=self.config.watch.suppress_ms)
+
+    def _records(self, items: list[tuple[str, _Item, str]]) -> list[Record]:
+        todo = {(it.cls.kind, it.content.blob): it.content.data for _, it, _ in items
+                if (it.cls.kind, it.content.blob) not in self._descriptors}
+        self._extract_all(todo)
+        out = []
+        for path, it, doc in items:
+            data = it.content.data
+            blob = it.content.blob
+            out.append({
+                "path": path,
+                "doc_id": doc,
+                "id_mode": it.mode,
+                "kind": it.cls.kind,
+                "tags": sorted(it.cls.tags),
+                "role": it.role,
+                "blob": blob,
+                "size": len(data),
+                "descriptor": self._descriptors[(it.cls.kind, blob)],
+            })
+        return out
+
+    def _extract_all(self, todo: dict[tuple[str, str], bytes]) -> None:
+        limit = self.config.max_file_bytes
+        keys = list(todo)
+        args = [(k[0], todo[k], limit) for k in keys]
+        if len(args) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
+            chunk = max(50, len(args) // ((os.cpu_count() or 2) * 4))
+            with ProcessPoolExecutor() as pool:
+                for n, (key, desc) in enumerate(
+                    zip(keys, pool.map(_extract_one, args, chunksize=chunk), strict=True)
+                ):
+                    self._descriptors[key] = desc
+                    if self.progress and n % 200 == 0:
+                        self.progress(n, len(keys))
+        else:
+            for n, (key, arg) in enumerate(zip(keys, args, strict=True)):
+                self._descriptors[key] = _extract_one(arg)
+                if self.progress and n % 200 == 0:
+                    self.progress(n, len(keys))
+        if self.progress:
+            self.progress(len(keys), len(keys))
+
+
+def _extract_one(arg: tuple[str, bytes, int]) -> dict[str, Any]:
+    kind, data, limit = arg
+    return descriptor_extractor.extract(kind, data, max_bytes=limit)
+
+
+def sync(
+    project: Project,
+    paths: Iterable[str],
+    *,
+    mutate: bool = True,
+    reason: str = "sync",
+    progress: Callable[[int, int], None] | None = None,
+) -> PipelineResult:
+    return Pipeline(project, mutate=mutate, reason=reason, progress=progress).run(paths)
+
+
+def all_paths(project: Project) -> list[str]:
+    """Every included document plus every path the registry records (to notice deletions)."""
+    from regauto.automation.tree import list_documents
+
+    docs = list_documents(project.root, project.config, project.is_git)
+    recorded = [r["path"] for r in open_reader(project).all_records()
+                if isinstance(r.get("path"), str)]
+    return sorted(set(docs) | set(recorded))
+
+
+def rel_paths(project: Project, args: Iterable[str]) -> list[str]:
+    """Command-line paths (relative to the cwd, or absolute) as checked repo paths;
+    a directory stands for the documents under it."""
+    out: list[str] = []
+    docs: list[str] | None = None
+    for a in args:
+        rel = project.rel(a) if a not in ("", ".") else ""
+        full = project.root / rel if rel else project.root
+        if full.is_dir() and not full.is_symlink():
+            if docs is None:
+                from regauto.automation.tree import list_documents
+
+                docs = list_documents(project.root, project.config, project.is_git)
+            prefix = rel + "/" if rel else ""
+            out.extend(d for d in docs if d.startswith(prefix))
+        else:
+            out.append(rel)
+    return out
+
+

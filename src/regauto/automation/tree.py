@@ -1,0 +1,161 @@
+"""Where document content comes from: the working tree, or git's index (staged content).
+
+The pre-commit hook must register exactly what will be committed, so it reads the index
+(``GIT_INDEX_FILE`` included); ``sync``, ``fix`` and the watcher read the working tree.
+Both give the same :class:`FileContent`: bytes, and the git-style mode (regular,
+executable, symlink), so a record depends only on what git stores — two clones produce
+byte-identical registries.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from regauto import git
+from regauto.config import Config
+
+MODE_FILE = "100644"
+MODE_EXEC = "100755"
+MODE_LINK = "120000"
+
+
+@dataclass(frozen=True)
+class FileContent:
+    path: str
+    data: bytes
+    mode: str
+
+    @functools.cached_property
+    def blob(self) -> str:
+        return git.blob_id(self.data)
+
+    @property
+    def executable(self) -> bool:
+        return self.mode == MODE_EXEC
+
+    @property
+    def symlink(self) -> bool:
+        return self.mode == MODE_LINK
+
+
+class Skipped(Exception):
+    """The path exists but is not a document (FIFO, socket, device, directory)."""
+
+
+class Source(Protocol):
+    name: str
+
+    def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
+        """Content per path; None for a path that does not exist here.  Raises nothing
+        for odd files: those are left out of the result and reported by ``skipped``."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+
+    skipped: dict[str, str]
+
+
+class WorkTree:
+    name = "worktree"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.skipped: dict[str, str] = {}
+
+    def read(self, path: str) -> FileContent | None:
+        full = self.root / path
+        try:
+            st = os.lstat(full)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            # Recorded as git records it: the link text is the content; never followed.
+            target = os.readlink(full)
+            return FileContent(path, os.fsencode(target), MODE_LINK)
+        if not stat.S_ISREG(st.st_mode):
+            raise Skipped("not a regular file")
+        with open(full, "rb") as f:
+            data = f.read()
+        return FileContent(path, data, MODE_EXEC if st.st_mode & 0o111 else MODE_FILE)
+
+    def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
+        out: dict[str, FileContent | None] = {}
+        for p in paths:
+            try:
+                out[p] = self.read(p)
+            except Skipped as e:
+                self.skipped[p] = str(e)
+            except PermissionError:
+                self.skipped[p] = "permission denied"
+            except IsADirectoryError:
+                self.skipped[p] = "a directory"
+        return out
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(self.root / path)
+
+
+class Index:
+    """Staged content (``git ls-files -s`` + ``git cat-file --batch``)."""
+
+    name = "index"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.skipped: dict[str, str] = {}
+        self._entries: dict[str, git.IndexEntry] | None = None
+
+    @property
+    def entries(self) -> dict[str, git.IndexEntry]:
+        if self._entries is None:
+            self._entries = git.ls_files_stage(self.root)
+        return self._entries
+
+    def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
+        entries = self.entries
+        wanted = {p: entries.get(p) for p in paths}
+        blobs = git.cat_blobs(
+            self.root,
+            [e.blob for e in wanted.values() if e is not None and e.mode != "160000"],
+        )
+        out: dict[str, FileContent | None] = {}
+        for p, e in wanted.items():
+            if e is None:
+                out[p] = None
+            elif e.mode == "160000":
+                self.skipped[p] = "a submodule"
+            else:
+                mode = e.mode if e.mode in (MODE_EXEC, MODE_LINK) else MODE_FILE
+                out[p] = FileContent(p, blobs[e.blob], mode)
+        return out
+
+    def exists(self, path: str) -> bool:
+        return path in self.entries
+
+
+def list_documents(root: Path, config: Config, is_git: bool) -> list[str]:
+    """Every included document path in the working tree (git: tracked + untracked, not
+    ignored; elsewhere: a walk that skips dot-git and the state dir)."""
+    if is_git:
+        paths = set(git.ls_files_stage(root)) | set(git.ls_files_untracked(root))
+        candidates = sorted(p for p in paths if os.path.lexists(root / p))
+    else:
+        candidates = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            rel_dir = os.path.relpath(dirpath, root)
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            for f in filenames:
+                rel = f if rel_dir == "." else f"{rel_dir}/{f}".replace(os.sep, "/")
+                candidates.append(rel)
+            for d in list(dirnames):  # symlinks to directories are documents, not followed
+                full = os.path.join(dirpath, d)
+                if os.path.islink(full):
+                    dirnames.remove(d)
+                    candidates.append(d if rel_dir == "." else f"{rel_dir}/{d}")
+        candidates.sort()
+    return [p for p in candidates if config.is_included(p)]
