@@ -62,9 +62,17 @@ class IndexEntry:
     path: str
 
 
-def ls_files_stage(root: Path) -> dict[str, IndexEntry]:
-    """The index: ``{path: entry}`` (stage 0 entries; conflicted paths keep stage 2, 'ours')."""
-    out = _git("ls-files", "-s", "-z", cwd=root)
+def ls_files_stage(root: Path, paths: list[str] | None = None) -> dict[str, IndexEntry]:
+    """The index: ``{path: entry}`` (stage 0 entries; conflicted paths keep stage 2, 'ours').
+
+    With ``paths``, only those (literal pathspecs): the hook asks for a few of 100k entries.
+    """
+    if paths is not None:
+        if not paths:
+            return {}
+        out = _git("--literal-pathspecs", "ls-files", "-s", "-z", "--", *paths, cwd=root)
+    else:
+        out = _git("ls-files", "-s", "-z", cwd=root)
     entries: dict[str, IndexEntry] = {}
     for rec in out.split(b"\0"):
         if not rec:
@@ -198,3 +206,14 @@ def in_progress(git_dir: Path) -> str | None:
 def env_without_git() -> dict[str, str]:
     """The environment minus ``GIT_*`` (for git commands aimed at another repository)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
+
+def index_move(root: Path, old: str, new: str, mode: str, blob: str) -> None:
+    """Record a rename in the index only (the work tree was renamed already)."""
+    _git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{new}", cwd=root)
+    _git("update-index", "--force-remove", "--", old, cwd=root)
+
+
+def rev_exists(root: Path, rev: str) -> bool:
+    rc, _, _ = proc.run(("git", "rev-parse", "-q", "--verify", rev), cwd=root, check=False)
+    return rc == 0

@@ -101,24 +101,29 @@ class WorkTree:
 
 
 class Index:
-    """Staged content (``git ls-files -s`` + ``git cat-file --batch``)."""
+    """Staged content (``git ls-files -s`` + ``git cat-file --batch``).
+
+    Only the entries asked for are listed: the pre-commit hook touches a handful of paths
+    in an index that may hold 100k.
+    """
 
     name = "index"
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.skipped: dict[str, str] = {}
-        self._entries: dict[str, git.IndexEntry] | None = None
+        self._entries: dict[str, git.IndexEntry | None] = {}
 
-    @property
-    def entries(self) -> dict[str, git.IndexEntry]:
-        if self._entries is None:
-            self._entries = git.ls_files_stage(self.root)
-        return self._entries
+    def _lookup(self, paths: list[str]) -> None:
+        missing = [p for p in paths if p not in self._entries]
+        if missing:
+            found = git.ls_files_stage(self.root, missing)
+            for p in missing:
+                self._entries[p] = found.get(p)
 
     def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
-        entries = self.entries
-        wanted = {p: entries.get(p) for p in paths}
+        self._lookup(paths)
+        wanted = {p: self._entries[p] for p in paths}
         blobs = git.cat_blobs(
             self.root,
             [e.blob for e in wanted.values() if e is not None and e.mode != "160000"],
@@ -135,7 +140,8 @@ class Index:
         return out
 
     def exists(self, path: str) -> bool:
-        return path in self.entries
+        self._lookup([path])
+        return self._entries[path] is not None
 
 
 def list_documents(root: Path, config: Config, is_git: bool) -> list[str]:

@@ -1,0 +1,253 @@
+"""What the git hooks do (SPEC §8.3).  Reached from ``regauto hook …`` through the argparse
+front end (``entry.py``): nothing here imports typer, rich or GitPython.
+
+pre-commit: register the **staged** content of the added/modified/renamed/deleted documents
+(``git diff --cached -M``, read from the index — ``GIT_INDEX_FILE`` included, so
+``git commit -a`` and ``git commit PATH`` work), write the registry once, and stage the
+machine-managed files (the changed shards and generated outputs) itself.  When a user's
+file must change (a rename or a header for a new document) the change is made in the work
+tree, printed, and the hook exits 1: the next attempt, after ``git add``, finds nothing to
+do.  ``auto_stage``: ``managed`` (default, as described), ``all`` (also stage the renames
+and headers and let the commit through), ``none`` (never touch the index; any change fails
+the commit once).
+
+post-checkout / post-merge: bring the registry in line with the paths that changed between
+the two commits, without touching any user file; never block or fail the git operation.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from regauto import git
+from regauto.errors import RegautoError
+from regauto.project import Project
+
+ZERO = "0" * 40
+
+
+def _say(msg: str) -> None:
+    sys.stderr.write(f"regauto: {msg}\n")
+
+
+def _managed_paths(project: Project) -> list[str]:
+    return [project.config.registry, *(g.output for g in project.config.generators)]
+
+
+def _ensure_driver(project: Project) -> None:
+    try:
+        from regauto.gitint import install
+
+        install.ensure_merge_driver(project.root, project.config.registry)
+    except (ImportError, RegautoError) as e:  # never let this block a commit
+        _say(f"warning: could not configure the registry merge driver: {e}")
+
+
+def pre_commit(root: Path) -> int:
+    project = Project.open(root)
+    _ensure_driver(project)
+    cfg = project.config
+    changes = git.staged_changes(project.root)
+    paths: list[str] = []
+    renames: dict[str, str] = {}
+    for c in changes:
+        if cfg.is_included(c.path):
+            paths.append(c.path)
+        if c.old_path is not None:
+            if c.status == "R":
+                paths.append(c.old_path)
+                renames[c.path] = c.old_path
+    if not paths:
+        return 0  # a commit touching no document
+    managed = _managed_paths(project)
+    if cfg.auto_stage != "none":
+        dirty = git.unstaged_paths(project.root, managed)
+        if dirty:
+            _say(
+                f"{dirty[0]} has unstaged changes of its own (a hand edit, or `regauto sync`/"
+                "`watch` ran since the last `git add`); review them and `git add` or "
+                f"`git checkout -- {cfg.registry}`, then commit again"
+            )
+            return 1
+    from regauto.automation.pipeline import Pipeline
+
+    pipe = Pipeline(project, source="index", mutate=True, reason="pre-commit")
+    result = pipe.run(paths, renames=renames)
+    for path, why in sorted(result.skipped.items()):
+        _say(f"skipped {path}: {why}")
+    touched_user = [a for a in result.actions if a.done]
+    outputs = _regenerate(project)
+    written = list(result.write.shards_written) if result.write else []
+    to_stage = sorted({f"{cfg.registry}/{n}" for n in written} | set(outputs))
+    if written and (project.registry_dir / "meta.json").exists():
+        to_stage.append(f"{cfg.registry}/meta.json")  # first commit of a fresh registry
+    for path, doc in sorted(result.new_ids.items()):
+        _say(f"registered {path} as {doc}")
+    if cfg.auto_stage == "none":
+        for a in touched_user:
+            _say(a.describe())
+        if to_stage or touched_user:
+            _say("changes were made but not staged (auto_stage = none): review, "
+                 "`git add` them and commit again")
+            return 1
+        return 0
+    git.add(project.root, to_stage)
+    if not touched_user:
+        return 0
+    if cfg.auto_stage == "all":
+        _stage_user_changes(project, touched_user)
+        for a in touched_user:
+            _say(a.describe() + " (staged)")
+        if os.environ.get("PRE_COMMIT") == "1":
+            _say("warning: auto_stage = all under the pre-commit framework can clash with "
+                 "its stash of unstaged changes; prefer auto_stage = managed there")
+        return 0
+    for a in touched_user:
+        _say(a.describe())
+    _say("files were changed to carry their doc_id: `git add` them "
+         f"(e.g. git add -A -- {' '.join(_quote(p) for p in _action_paths(touched_user))}) "
+         "and commit again")
+    return 1
+
+
+def _action_paths(actions: list[object]) -> list[str]:
+    out: list[str] = []
+    for a in actions:
+        for p in (getattr(a, "path", ""), getattr(a, "new_path", "")):
+            if p and p not in out:
+                out.append(p)
+    return out
+
+
+def _quote(p: str) -> str:
+    return p if all(c.isalnum() or c in "/._-" for c in p) and not p.startswith("-") else repr(p)
+
+
+def _stage_user_changes(project: Project, actions: list[object]) -> None:
+    """auto_stage = all: put renames and headers into the index too.
+
+    A header is staged as the staged content plus the header (not the work-tree file), so a
+    partially staged file keeps its unstaged hunks out of the commit.
+    """
+    from regauto.automation import headers
+    from regauto.automation.tree import Index
+
+    idx = Index(project.root)
+    for a in actions:
+        kind, path, new_path = (getattr(a, "kind"), getattr(a, "path"), getattr(a, "new_path"))
+        if kind == "rename":
+            entry = git.ls_files_stage(project.root, [path]).get(path)
+            if entry is not None:
+                git.index_move(project.root, path, new_path, entry.mode, entry.blob)
+            else:
+                git.add(project.root, [new_path])
+        else:
+            content = idx.read_many([path]).get(path)
+            if content is None:
+                continue
+            from regauto.automation import classifier
+
+            kind_ = classifier.classify_content(path, content.data[:1024]).kind
+            new = headers.embed_header(kind_, content.data, getattr(a, "doc_id"))
+            if new is not None:
+                git.update_index_blob(project.root, path, new, content.mode)
+
+
+def _regenerate(project: Project) -> list[str]:
+    """Generated outputs changed by the post-write hook, as paths to stage."""
+    if not project.config.generators:
+        return []
+    try:
+        from regauto.generators.generator_orchestrator import output_paths
+    except ImportError:
+        return []
+    outs = output_paths(project)
+    return [p for p in outs if git.unstaged_paths(project.root, [p]) or _untracked(project, p)]
+
+
+def _untracked(project: Project, path: str) -> bool:
+    return (project.root / path).exists() and not git.ls_files_stage(project.root, [path])
+
+
+def _skip_reason(project: Project) -> str | None:
+    if os.environ.get("_PRE_COMMIT_SKIP_POST_CHECKOUT"):
+        return "pre-commit's own stash checkout"
+    assert project.git_dir is not None
+    busy = git.in_progress(project.git_dir)
+    if busy == "rebase":
+        return "a rebase is in progress"
+    return None
+
+
+def post_checkout(root: Path, prev: str, new: str, flag: str) -> int:
+    return _never_block(lambda: _post_checkout(root, prev, new, flag))
+
+
+def post_merge(root: Path, squash: str) -> int:
+    return _never_block(lambda: _post_merge(root, squash))
+
+
+def _never_block(fn: object) -> int:
+    try:
+        assert callable(fn)
+        fn()
+    except RegautoError as e:
+        _say(f"warning: {str(e).splitlines()[0]}")
+    except Exception as e:  # a checkout must never fail because of regauto
+        from regauto.cli.boundary import crash_log
+
+        _say(f"warning: internal error ({type(e).__name__}: {e}); see {crash_log(e)}")
+    return 0
+
+
+def _post_checkout(root: Path, prev: str, new: str, flag: str) -> None:
+    project = Project.open(root)
+    if flag == "0":
+        return  # a file checkout (git checkout -- PATH)
+    reason = _skip_reason(project)
+    if reason:
+        return
+    _ensure_driver(project)
+    if prev == ZERO or not prev:
+        # git clone: only the cheap check — the registry reads and hashes.
+        from regauto.registry.reader import open_reader
+
+        open_reader(project).current_hash()
+        return
+    _catch_up(project, git.changes_between(project.root, prev, new), "post-checkout")
+
+
+def _post_merge(root: Path, squash: str) -> None:
+    project = Project.open(root)
+    if _skip_reason(project):
+        return
+    _ensure_driver(project)
+    if not git.rev_exists(project.root, "ORIG_HEAD"):
+        return
+    _catch_up(project, git.changes_between(project.root, "ORIG_HEAD", "HEAD"), "post-merge")
+
+
+def _catch_up(project: Project, changes: list[git.Change], reason: str) -> None:
+    cfg = project.config
+    paths: list[str] = []
+    renames: dict[str, str] = {}
+    for c in changes:
+        if cfg.is_included(c.path):
+            paths.append(c.path)
+        if c.status == "R" and c.old_path is not None:
+            paths.append(c.old_path)
+            renames[c.path] = c.old_path
+    if not paths:
+        return
+    from regauto.automation.pipeline import Pipeline
+
+    result = Pipeline(project, source="worktree", mutate=False, reason=reason).run(
+        paths, renames=renames)
+    pending = [a for a in result.actions if not a.done]
+    if result.changed_registry or pending:
+        n = result.write.records_changed if result.write else 0
+        _say(f"{len(paths)} document path(s) changed; registry updated ({n} record(s))"
+             + (f", {len(pending)} file(s) to rename/head: run `regauto fix`" if pending else "")
+             + "; `regauto check` shows the details")
