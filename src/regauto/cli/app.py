@@ -10,8 +10,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
+
+try:  # recent typer vendors click; older releases use click itself
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click import ClickException  # type: ignore[assignment]
 
 from regauto import __version__
 from regauto.cli import boundary
@@ -60,7 +64,7 @@ def _register() -> None:
 
     registry_cmds.register(app)
     for name in ("pipeline_cmds", "queue_cmds", "reconcile_cmds", "git_cmds", "watch_cmds",
-                 "demo_cmd"):
+                 "demo_cmd", "generate_cmd"):
         try:
             mod = __import__(f"regauto.cli.commands.{name}", fromlist=["register"])
         except ModuleNotFoundError as e:
@@ -79,12 +83,12 @@ def main(argv: list[str]) -> int:
     def run() -> int:
         try:
             rv = command.main(args=argv, prog_name="regauto", standalone_mode=False)
-        except click.exceptions.Exit as e:
+        except typer.Exit as e:
             return int(e.exit_code or 0)
-        except click.exceptions.Abort:
+        except typer.Abort:
             sys.stderr.write("regauto: aborted\n")
             return 130
-        except click.ClickException as e:
+        except ClickException as e:
             e.show()
             return 2
         return int(rv) if isinstance(rv, int) else 0
