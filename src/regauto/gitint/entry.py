@@ -1,0 +1,125 @@
+"""The fast front end git calls: ``regauto hook …`` and ``regauto merge-driver …``.
+
+These run on every commit, checkout and merge, so this module parses its arguments with
+argparse and never imports typer, rich or GitPython (``regauto.__main__`` routes here before
+the typer app is loaded).  Errors go through the same boundary as every other command.
+
+Usage (what git, the scripts in ``hooks/`` and ``.pre-commit-hooks.yaml`` call)::
+
+    regauto hook pre-commit
+    regauto hook post-checkout [PREV NEW FLAG]
+    regauto hook post-merge [SQUASH]
+    regauto merge-driver BASE OURS THEIRS PATH
+
+git passes the post-checkout and post-merge arguments; the pre-commit framework passes none
+and exports them instead as ``PRE_COMMIT_FROM_REF``, ``PRE_COMMIT_TO_REF``,
+``PRE_COMMIT_CHECKOUT_TYPE`` and ``PRE_COMMIT_IS_SQUASH_MERGE`` (pre-commit's
+``commands/run.py``).  FLAG and SQUASH must be ``"0"`` or ``"1"`` and reach the hooks as
+given.
+``--root`` is honoured; ``-q``/``-v`` are accepted and ignored; ``--config`` is refused (the
+hooks read the repository's own configuration, as every clone must).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from regauto.cli import boundary
+from regauto.errors import UsageError
+
+ENV_FALLBACK = {
+    "prev": "PRE_COMMIT_FROM_REF",
+    "new": "PRE_COMMIT_TO_REF",
+    "flag": "PRE_COMMIT_CHECKOUT_TYPE",
+    "squash": "PRE_COMMIT_IS_SQUASH_MERGE",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="regauto", description="git entry points of regauto")
+    p.add_argument("--root", type=Path, help="repository root (default: the current one)")
+    p.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    hook = sub.add_parser("hook", help="what the git hooks call")
+    kinds = hook.add_subparsers(dest="hook", required=True)
+    kinds.add_parser("pre-commit", help="register the staged documents")
+    co = kinds.add_parser("post-checkout", help="process paths changed by a checkout")
+    co.add_argument("prev", nargs="?", help="previous HEAD")
+    co.add_argument("new", nargs="?", help="new HEAD")
+    co.add_argument("flag", nargs="?", help="1: branch checkout, 0: file checkout")
+    me = kinds.add_parser("post-merge", help="process paths changed by a merge")
+    me.add_argument("squash", nargs="?", help="1 for a squash merge")
+
+    md = sub.add_parser("merge-driver", help="the registry shard merge driver (%%O %%A %%B %%P)")
+    for name in ("base", "ours", "theirs", "path"):
+        md.add_argument(name)
+    return p
+
+
+def _arg(ns: argparse.Namespace, name: str) -> str:
+    value = getattr(ns, name) or os.environ.get(ENV_FALLBACK[name])
+    if not value:
+        raise UsageError(
+            f"hook {ns.hook}: missing {name.upper()} (pass it, or run under pre-commit, "
+            f"which sets {ENV_FALLBACK[name]})"
+        )
+    return str(value)
+
+
+def _flag(ns: argparse.Namespace, name: str) -> str:
+    value = _arg(ns, name)
+    if value not in ("0", "1"):
+        raise UsageError(f"hook {ns.hook}: {name.upper()} must be 0 or 1, not {value!r}")
+    return value
+
+
+def _root(ns: argparse.Namespace) -> Path:
+    from regauto import git
+
+    start = ns.root if ns.root is not None else Path.cwd()
+    found = git.discover(start)
+    if found is None:
+        raise UsageError(f"{start}: not inside a git repository with a work tree")
+    boundary.set_state_dir(found.git_dir / "regauto")
+    return found.root
+
+
+def _hook(ns: argparse.Namespace) -> int:
+    # Imported here: the hooks pull in the pipeline, which the merge driver never needs.
+    from regauto.gitint import hooks
+
+    if ns.hook == "post-checkout":
+        prev, new, flag = _arg(ns, "prev"), _arg(ns, "new"), _flag(ns, "flag")
+        return int(hooks.post_checkout(_root(ns), prev, new, flag))
+    if ns.hook == "post-merge":
+        squash = _flag(ns, "squash")
+        return int(hooks.post_merge(_root(ns), squash))
+    return int(hooks.pre_commit(_root(ns)))
+
+
+def _merge_driver(ns: argparse.Namespace) -> int:
+    from regauto.gitint import merge_driver
+
+    return merge_driver.run(Path(ns.base), Path(ns.ours), Path(ns.theirs), ns.path)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        ns = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage and the error (or --help)
+        return e.code if isinstance(e.code, int) else 2
+
+    def run() -> int:
+        if ns.config is not None:
+            raise UsageError(
+                "--config is not available for hook and merge-driver: they read the "
+                "repository's own configuration"
+            )
+        return _hook(ns) if ns.command == "hook" else _merge_driver(ns)
+
+    return boundary.guarded(run)

@@ -1,0 +1,336 @@
+"""Wiring regauto into a repository: merge driver, plain git hooks, pre-commit config.
+
+Called by ``regauto init``; ``ensure_merge_driver`` also by every hook run (git config is
+not cloned, and a driver named in ``.gitattributes`` but not configured is silently inert),
+so it costs one small file read when everything is in place.
+
+Plain git hooks coexist with what was there (STYLE habit 6): each installed script carries
+``MARKER`` so a reinstall recognises and overwrites its own; a foreign hook is moved to
+``<name>.legacy`` and run first; ``core.hooksPath`` pointing elsewhere (husky, a shared hooks
+folder) is refused with a hint rather than silently bypassed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from regauto import __version__, git
+from regauto.errors import UsageError
+
+DRIVER = "regauto merge-driver %O %A %B %P"
+DRIVER_NAME = "regauto registry merge driver (record by record)"
+HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge")
+MARKER = "regauto-managed-hook"
+REPO_URL = "https://github.com/regauto/regauto"
+PRE_COMMIT_IDS = ("regauto", "regauto-post-checkout", "regauto-post-merge")
+PRE_COMMIT_INSTALL = (
+    "pre-commit install --hook-type pre-commit --hook-type post-checkout --hook-type post-merge"
+)
+
+# -- merge driver --------------------------------------------------------------------------
+
+
+def attributes_line(registry: str) -> str:
+    # gitattributes patterns end at whitespace; [[:space:]] is git's documented escape.
+    pattern = re.sub(r"\s", "[[:space:]]", registry.strip("/") + "/*.jsonl")
+    return f"{pattern} merge=regauto"
+
+
+def _has_attribute(text: str, line: str) -> bool:
+    pattern, attr = line.split(" ")
+    for raw in text.splitlines():
+        tokens = raw.split()
+        if tokens and tokens[0] == pattern and attr in tokens[1:]:
+            return True
+    return False
+
+
+def _driver_in_config_text(path: Path) -> bool:
+    """Is ``merge.regauto.driver`` set in this config file?  Read as text: no subprocess."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            section = line
+        elif section == '[merge "regauto"]' and re.match(r"driver\s*=.*merge-driver", line):
+            return True
+    return False
+
+
+def _driver_configured(root: Path) -> bool:
+    if _driver_in_config_text(root / ".git" / "config"):
+        return True
+    # Worktrees, includes, a global setting: ask git (one process).  Any driver command that
+    # runs a merge-driver is accepted, so a user's own wrapper is never overwritten.
+    value = git.config_get(root, "merge.regauto.driver")
+    return bool(value and "merge-driver" in value)
+
+
+def ensure_merge_driver(root: Path, registry: str = ".regauto/registry") -> bool:
+    """``.gitattributes`` line + git config for the registry merge driver; True if changed."""
+    changed = False
+    attrs = root / ".gitattributes"
+    line = attributes_line(registry)
+    try:
+        text = attrs.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    if not _has_attribute(text, line):
+        sep = "\n" if text and not text.endswith("\n") else ""
+        comment = "# regauto: merge registry shards record by record (regauto merge-driver)\n"
+        attrs.write_text(text + sep + comment + line + "\n", encoding="utf-8")
+        changed = True
+    if not _driver_configured(root):
+        git.config_set(root, "merge.regauto.name", DRIVER_NAME)
+        git.config_set(root, "merge.regauto.driver", DRIVER)
+        changed = True
+    return changed
+
+
+# -- plain git hooks -----------------------------------------------------------------------
+
+_TEMPLATE = """\
+#!/bin/sh
+# regauto @NAME@ hook: keeps the registry true.  Installed by `regauto init --hooks git`.
+# regauto-managed-hook: regauto recognises its own hooks by this line and overwrites them.
+# A hook that was here before regauto was kept as @NAME@.legacy and runs first.
+INSTALL_PYTHON=@PYTHON@
+
+HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+if [ -x "$HERE/@NAME@.legacy" ]; then
+    @LEGACY@
+fi
+
+# regauto: $REGAUTO (a command line), else regauto on PATH, else the installing python.
+if [ -n "${REGAUTO:-}" ]; then
+    set -f
+    set -- $REGAUTO hook @NAME@ "$@"
+    set +f
+elif command -v regauto >/dev/null 2>&1; then
+    set -- regauto hook @NAME@ "$@"
+elif [ -n "$INSTALL_PYTHON" ] && [ -x "$INSTALL_PYTHON" ]; then
+    set -- "$INSTALL_PYTHON" -m regauto hook @NAME@ "$@"
+else
+    echo "regauto: not found (set REGAUTO or put regauto on PATH); @MISSING@" >&2
+    exit @MISSING_RC@
+fi
+@RUN@
+"""
+
+_BLOCKING = {
+    "LEGACY": '"$HERE/@NAME@.legacy" "$@" || exit $?',
+    "MISSING": "commit blocked",
+    "MISSING_RC": "1",
+    "RUN": 'exec "$@"',
+}
+# post-checkout's exit status becomes git checkout's: these hooks must never fail.
+_NEVER_BLOCK = {
+    "LEGACY": '"$HERE/@NAME@.legacy" "$@" || echo "regauto: @NAME@.legacy failed ($?)" >&2',
+    "MISSING": "@NAME@ skipped",
+    "MISSING_RC": "0",
+    "RUN": '"$@" || true\nexit 0',
+}
+
+
+def render_hook(name: str, install_python: str = "") -> str:
+    """The script for hook ``name``; ``hooks/<name>`` in the project is this with no python."""
+    if name not in HOOK_NAMES:
+        raise ValueError(f"unknown hook {name!r}")
+    text = _TEMPLATE
+    for key, value in (_BLOCKING if name == "pre-commit" else _NEVER_BLOCK).items():
+        text = text.replace(f"@{key}@", value)
+    text = text.replace("@PYTHON@", shlex.quote(install_python) if install_python else "''")
+    return text.replace("@NAME@", name)
+
+
+def is_ours(path: Path) -> bool:
+    try:
+        return MARKER.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
+def _common_dir(git_dir: Path) -> Path:
+    # A linked worktree's git dir names the shared one in ``commondir``; hooks live there.
+    try:
+        rel = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+    except OSError:
+        return git_dir
+    return (git_dir / rel).resolve()
+
+
+def hooks_dir(root: Path, git_dir: Path) -> Path:
+    """Where the hooks go; UsageError when ``core.hooksPath`` sends git somewhere else."""
+    default = _common_dir(git_dir) / "hooks"
+    configured = git.config_get(root, "core.hooksPath")
+    if configured:
+        target = Path(os.path.expanduser(configured))
+        target = target if target.is_absolute() else root / target
+        if target.resolve() != default.resolve():
+            raise UsageError(
+                f"core.hooksPath is set to {configured}: another tool manages the hooks there; "
+                f'hint: call `regauto hook <name> "$@"` from that tool\'s {", ".join(HOOK_NAMES)} '
+                "hooks, or `git config --unset core.hooksPath` and rerun "
+                "`regauto init --hooks git`"
+            )
+    return default
+
+
+def _show(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _write_executable(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.regauto-tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _install_one(folder: Path, name: str, root: Path) -> list[str]:
+    hook, legacy = folder / name, folder / f"{name}.legacy"
+    msgs: list[str] = []
+    if os.path.lexists(hook) and not is_ours(hook):
+        if is_ours(legacy):
+            return [f"{name}: {_show(hook, root)} already chains regauto's hook; left alone"]
+        if os.path.lexists(legacy):
+            raise UsageError(
+                f"{_show(hook, root)} is not regauto's and {legacy.name} exists too; merge "
+                "them into one hook by hand, then rerun `regauto init --hooks git`"
+            )
+        os.replace(hook, legacy)
+        msgs.append(f"kept the existing {name} hook as {_show(legacy, root)} (it runs first)")
+    text = render_hook(name, sys.executable)
+    try:
+        current = hook.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current != text or not os.access(hook, os.X_OK):
+        _write_executable(hook, text)
+        msgs.append(f"installed the {name} hook at {_show(hook, root)}")
+    return msgs
+
+
+def install_git_hooks(root: Path, git_dir: Path) -> list[str]:
+    """Install the plain git hooks; returns what was done (nothing on a re-run)."""
+    folder = hooks_dir(root, git_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    msgs: list[str] = []
+    for name in HOOK_NAMES:
+        msgs += _install_one(folder, name, root)
+    return msgs
+
+
+# -- pre-commit framework ------------------------------------------------------------------
+
+_ID_RE = re.compile(r"(?m)^[\s-]*id:\s*['\"]?regauto['\"]?\s*(#.*)?$")
+_REPOS_RE = re.compile(r"repos:\s*(#.*)?$")
+
+
+def _entry(indent: int, gap: int, nl: str) -> str:
+    item, key = " " * indent + "-" + " " * gap, " " * (indent + 1 + gap)
+    lines = [f"{item}repo: {REPO_URL}", f"{key}rev: v{__version__}", f"{key}hooks:"]
+    lines += [f"{key}-{' ' * gap}id: {hook_id}" for hook_id in PRE_COMMIT_IDS]
+    return "".join(line + nl for line in lines)
+
+
+def new_pre_commit_config() -> str:
+    return (
+        "# See https://pre-commit.com; regauto keeps the registry true on commit, checkout, "
+        "merge.\ndefault_install_hook_types: [pre-commit, post-checkout, post-merge]\n"
+        "repos:\n" + _entry(0, 3, "\n")
+    )
+
+
+def _insert_repo(text: str) -> str | None:
+    """``text`` with regauto's entry appended to its block-style ``repos:`` list, keeping
+    every other line (comments included) as it is; None when the layout is not understood."""
+    nl = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += nl
+    start = next((i for i, ln in enumerate(lines) if _REPOS_RE.match(ln.rstrip("\r\n"))), None)
+    if start is None:
+        if re.search(r"(?m)^repos\s*:", text):
+            return None  # flow style (``repos: []``) or something stranger
+        return "".join(lines) + "repos:" + nl + _entry(0, 3, nl)
+    indent, gap, end = 0, 3, start + 1
+    found = False
+    for i in range(start + 1, len(lines)):
+        raw = lines[i].rstrip("\r\n")
+        body = raw.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        here = len(raw) - len(body)
+        if not found:
+            m = re.match(r"-( +)\S", body)
+            if m is None:
+                if here == 0:
+                    break  # ``repos:`` with no items, followed by the next top-level key
+                return None
+            indent, gap, found = here, len(m.group(1)), True
+        elif here < indent or (here == indent and not body.startswith("-")):
+            break
+        end = i + 1
+    return "".join(lines[:end]) + _entry(indent, gap, nl) + "".join(lines[end:])
+
+
+def _yaml_ok(text: str, *, with_regauto: bool) -> bool | None:
+    """Does ``text`` parse (and hold regauto's repo)?  None when PyYAML is not installed."""
+    try:
+        import yaml
+    except ImportError:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    if not with_regauto:
+        return True
+    repos = data.get("repos") if isinstance(data, dict) else None
+    return isinstance(repos, list) and any(
+        isinstance(r, dict)
+        and r.get("repo") == REPO_URL
+        and [h.get("id") for h in r.get("hooks", [])] == list(PRE_COMMIT_IDS)
+        for r in repos
+    )
+
+
+def install_pre_commit_config(root: Path) -> str:
+    """Add regauto's hooks to ``.pre-commit-config.yaml`` (created if absent); idempotent.
+    Returns the line to show, which says how to install the framework's hooks."""
+    path = root / ".pre-commit-config.yaml"
+    then = f"run `{PRE_COMMIT_INSTALL}`"
+    if not path.exists():
+        path.write_text(new_pre_commit_config(), encoding="utf-8")
+        return f"wrote {path.name} with the regauto hooks; {then}"
+    text = path.read_text(encoding="utf-8")
+    if _ID_RE.search(text) or REPO_URL in text:
+        return f"{path.name} already lists the regauto hooks; {then} if not done yet"
+    if _yaml_ok(text, with_regauto=False) is False:
+        raise UsageError(f"{path}: not valid YAML; fix it, then rerun `regauto init`")
+    new = _insert_repo(text)
+    if new is None or _yaml_ok(new, with_regauto=True) is False:
+        raise UsageError(
+            f"{path}: no block-style `repos:` list to extend; add by hand: `- repo: {REPO_URL}` "
+            f"with `rev: v{__version__}` and hook ids {', '.join(PRE_COMMIT_IDS)}"
+        )
+    tmp = path.with_name(f".{path.name}.regauto-tmp-{os.getpid()}")
+    tmp.write_bytes(new.encode("utf-8"))
+    os.replace(tmp, path)
+    return f"added the regauto hooks to {path.name}; {then}"
