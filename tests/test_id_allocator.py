@@ -1,0 +1,138 @@
+"""doc_id allocation: unique across processes, monotonic, above the floor, spilling minutes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from regauto import docid
+from regauto.automation.id_allocator import RANDOM_START_MAX, IdAllocator, plan
+
+CTX = multiprocessing.get_context("spawn")
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 11, 26, 21, 5, 30, tzinfo=UTC)
+
+
+def seq(doc_id: str) -> int:
+    return int(doc_id[12:])
+
+
+def _child_allocate(state: str, n: int, out: str, start: Any) -> None:
+    alloc = IdAllocator(Path(state))
+    start.wait()
+    ids = [alloc.allocate()[0] for _ in range(n)]
+    Path(out).write_text(json.dumps(ids))
+
+
+def test_four_processes_allocating_at_once_never_share_an_id(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    IdAllocator(state).close()  # the schema exists before the race, as after `init`
+    start = CTX.Event()
+    outs = [tmp_path / f"ids{i}.json" for i in range(4)]
+    procs = [CTX.Process(target=_child_allocate, args=(str(state), 500, str(o), start))
+             for o in outs]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 4
+    per_process = [json.loads(o.read_text()) for o in outs]
+    every = [i for ids in per_process for i in ids]
+    assert len(every) == len(set(every)) == 2000
+    assert all(docid.is_valid(i) for i in every)
+    for ids in per_process:
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)  # monotonic per process
+    assert IdAllocator(state).high_water() == max(every)
+
+
+def test_ids_are_monotonic_even_when_the_clock_goes_back(tmp_path: Path) -> None:
+    alloc = IdAllocator(tmp_path)
+    [first] = alloc.allocate(now=NOW)
+    assert first.startswith("202611262105") and 1 <= seq(first) <= RANDOM_START_MAX
+    [back] = alloc.allocate(now=NOW - dt.timedelta(hours=5))
+    assert back == first[:12] + f"{seq(first) + 1:04d}"
+    [later] = alloc.allocate(now=NOW + dt.timedelta(minutes=3))
+    assert later.startswith("202611262108") and later > back
+    # A new process (a new instance on the same state dir) continues above.
+    assert IdAllocator(tmp_path).allocate(now=NOW)[0] > later
+
+
+def test_allocation_is_strictly_above_the_floor(tmp_path: Path) -> None:
+    # The floor's minute is in use: continue right after it, not at a random start.
+    same_minute = "2026112621050100"
+    assert IdAllocator(tmp_path / "a").allocate(2, floor=same_minute, now=NOW) == [
+        "2026112621050101", "2026112621050102",
+    ]
+    # A floor ahead of the clock (a clone whose registry came from a faster machine).
+    ahead = "2027010100000042"
+    assert IdAllocator(tmp_path / "b").allocate(floor=ahead, now=NOW) == ["2027010100000043"]
+    # An older floor does not pull allocation back below this clone's own mark.
+    alloc = IdAllocator(tmp_path / "c")
+    mine = alloc.allocate(now=NOW)[0]
+    assert alloc.allocate(floor="2020010100000001", now=NOW)[0] > mine
+
+
+def test_bulk_allocation_spills_into_following_minutes(tmp_path: Path) -> None:
+    alloc = IdAllocator(tmp_path)
+    ids = alloc.allocate(12, floor="2026112621059990", now=NOW)
+    assert ids[:9] == [f"20261126210599{s}" for s in range(91, 100)]
+    assert all(i.startswith("202611262106") for i in ids[9:])
+    assert 1 <= seq(ids[9]) <= RANDOM_START_MAX  # a new minute starts at random
+    assert [seq(i) for i in ids[9:]] == [seq(ids[9]) + k for k in range(3)]
+    big = alloc.allocate(20_000, now=NOW)
+    assert big == sorted(big) and len(set(big)) == 20_000 and big[0] > ids[-1]
+    assert all(docid.is_valid(i) for i in big)
+    assert len({i[:12] for i in big}) >= 3
+
+
+def test_fresh_minutes_start_at_scattered_random_sequences(tmp_path: Path) -> None:
+    starts = {seq(IdAllocator(tmp_path / str(i)).allocate(now=NOW)[0]) for i in range(20)}
+    assert all(1 <= s <= RANDOM_START_MAX for s in starts)
+    assert len(starts) > 5  # two clones in one minute rarely meet
+
+
+def test_arguments_are_checked(tmp_path: Path) -> None:
+    alloc = IdAllocator(tmp_path)
+    assert alloc.allocate(0) == []
+    with pytest.raises(ValueError, match="negative"):
+        alloc.allocate(-1)
+    with pytest.raises(ValueError, match="not a valid doc_id"):
+        alloc.allocate(floor="2026113200000001")  # no 32 November
+    assert alloc.high_water() is None
+
+
+def test_now_is_taken_in_utc(tmp_path: Path) -> None:
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    local = dt.datetime(2026, 11, 26, 22, 5, tzinfo=berlin)
+    assert IdAllocator(tmp_path / "a").allocate(now=local)[0].startswith("202611262105")
+    naive = dt.datetime(2026, 11, 26, 21, 5)
+    assert IdAllocator(tmp_path / "b").allocate(now=naive)[0].startswith("202611262105")
+    before = dt.datetime.now(UTC).strftime("%Y%m%d%H%M")
+    real = IdAllocator(tmp_path / "c").allocate()[0]
+    assert before <= real[:12] <= dt.datetime.now(UTC).strftime("%Y%m%d%H%M")
+
+
+IDS = st.builds(
+    lambda m, s: docid.make(dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=m), s),
+    st.integers(0, 5), st.integers(1, 9999),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.none(), IDS), st.integers(0, 5), st.integers(1, 12_000))
+def test_plan_is_ascending_valid_and_above_the_mark(last: str | None, minute: int, n: int) -> None:
+    minute_now = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=minute)
+    ids = plan(last, minute_now, n)
+    assert len(ids) == n
+    assert ids == sorted(set(ids))  # strictly ascending
+    assert all(docid.is_valid(i) for i in ids)
+    assert last is None or ids[0] > last
+    assert docid.minute_of(ids[0]) >= minute_now
