@@ -1,0 +1,143 @@
+"""Hook benchmark (issue 6): ``regauto hook pre-commit`` with 10 staged edited files in
+synthetic 1k / 10k / 100k-file repositories, beside a no-op hook under the pre-commit
+framework on the same repository.
+
+Targets: hook(100k) ≤ 2 × hook(1k); hook(10k) ≤ the framework's no-op overhead.
+The repositories are built fast: files written directly, the registry's shards rendered
+in canonical form from the same classifier/extractor the pipeline uses, one commit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Row
+from regauto import git as rgit
+from regauto.automation import classifier, descriptor_extractor
+from regauto.registry import records
+
+CONFIG = '[[rules]]\nmatch = "**/*"\nid_mode = "registry"\n'
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # Users run with bytecode caches; this sandbox sets PYTHONDONTWRITEBYTECODE, which would
+    # make every hook run recompile regauto (~80 ms) and measure the sandbox, not regauto.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.update(GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@b", GIT_COMMITTER_NAME="b",
+               GIT_COMMITTER_EMAIL="b@b")
+    return env
+
+
+def build_repo(root: Path, n: int) -> list[str]:
+    """``n`` committed documents with a consistent registry; returns the document paths."""
+    env = _env()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True, env=env)
+    (root / "regauto.toml").write_text(CONFIG)
+    paths = []
+    shards: dict[str, list[records.Record]] = {}
+    base = 202611260000 * 10000
+    for i in range(n):
+        d = f"pkg{i % 97:02d}/sub{i % 13:02d}"
+        rel = f"{d}/note_{i:06d}.md" if i % 3 else f"{d}/mod_{i:06d}.py"
+        text = (f"# Note {i}\n\nSome text for document {i}.\n" if i % 3 else
+                f'"""Module {i}."""\n\nimport os\n\n\ndef f{i}(a, b=1):\n    return a\n')
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        data = text.encode()
+        p.write_bytes(data)
+        paths.append(rel)
+    for rel in [*paths, "regauto.toml"]:
+        data = (root / rel).read_bytes()
+        cls = classifier.classify_content(rel, data[:1024])
+        rec = {"path": rel, "doc_id": str(base + len(shards.get("x", [])) + 1),
+               "id_mode": "registry", "kind": cls.kind, "tags": sorted(cls.tags),
+               "role": cls.role, "blob": rgit.blob_id(data), "size": len(data),
+               "descriptor": descriptor_extractor.extract(cls.kind, data)}
+        shards.setdefault("x", []).append(rec)
+    reg = root / ".regauto" / "registry"
+    reg.mkdir(parents=True)
+    (reg / records.META_NAME).write_text(records.META_TEXT)
+    by_shard: dict[str, list[records.Record]] = {}
+    for i, rec in enumerate(shards["x"]):
+        rec["doc_id"] = f"2026112600{i // 9999:02d}{i % 9999 + 1:04d}"
+        by_shard.setdefault(records.shard_of(rec["path"]), []).append(rec)
+    for name, recs in by_shard.items():
+        (reg / name).write_text(records.shard_text(recs))
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "-m", "bench"], cwd=root, check=True, env=env)
+    return paths
+
+
+def _time(cmd: list[str], root: Path, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
+    dt = (time.perf_counter() - t0) * 1000
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd} exited {p.returncode}: {p.stderr[-500:]}")
+    return dt
+
+
+def measure(n: int, repeat: int) -> tuple[float, float | None]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"regauto-bench-hook-{n}-"))
+    try:
+        paths = build_repo(tmp, n)
+        env = _env()
+        edited = paths[:: max(1, len(paths) // 10)][:10]
+        hook = [sys.executable, "-m", "regauto", "hook", "pre-commit"]
+        # One warm-up run builds the state dir (id index, hash cache), as after any checkout.
+        times = []
+        for r in range(repeat + 1):
+            for rel in edited:
+                with (tmp / rel).open("a") as f:
+                    f.write(f"edit {r}\n")
+            subprocess.run(["git", "add", "--", *edited], cwd=tmp, check=True, env=env)
+            dt = _time(hook, tmp, env)
+            if r:
+                times.append(dt)
+        noop = None
+        if shutil.which("pre-commit"):
+            (tmp / ".pre-commit-config.yaml").write_text(
+                "repos:\n- repo: local\n  hooks:\n  - id: noop\n    name: noop\n"
+                "    entry: 'true'\n    language: system\n    pass_filenames: false\n"
+                "    always_run: true\n")
+            subprocess.run(["git", "add", ".pre-commit-config.yaml"], cwd=tmp, check=True,
+                           env=env)
+            fw = ["pre-commit", "run", "noop", "--files", *edited]
+            _time(fw, tmp, env)
+            noop = statistics.median(_time(fw, tmp, env) for _ in range(repeat))
+        return statistics.median(times), noop
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(quick: bool) -> list[Row]:
+    sizes = [1000, 10000] if quick else [1000, 10000, 100000]
+    repeat = 3 if quick else 5
+    rows: list[Row] = []
+    results: dict[int, tuple[float, float | None]] = {}
+    for n in sizes:
+        results[n] = measure(n, repeat)
+        hook, noop = results[n]
+        rows.append(Row("hook", f"{n} files, 10 staged edits", "regauto hook pre-commit (ms)",
+                        f"{hook:.0f}"))
+        if noop is not None:
+            rows.append(Row("hook", f"{n} files", "pre-commit framework no-op (ms)",
+                            f"{noop:.0f}"))
+    h1 = results[1000][0]
+    if 10000 in results and results[10000][1] is not None:
+        h10, noop10 = results[10000]
+        assert noop10 is not None
+        rows.append(Row("hook", "10k vs framework no-op", "ratio", f"{h10 / noop10:.2f}",
+                        "≤ 1.0", h10 <= noop10))
+    if 100000 in results:
+        ratio = results[100000][0] / h1
+        rows.append(Row("hook", "100k vs 1k", "ratio", f"{ratio:.2f}", "≤ 2.0", ratio <= 2.0))
+    return rows
