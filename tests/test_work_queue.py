@@ -200,13 +200,17 @@ def test_thousand_events_for_one_path_leave_one_job(tmp_path: Path) -> None:
 def test_enqueue_counts_rows_touched_in_one_batch(tmp_path: Path) -> None:
     q = WorkQueue(tmp_path)
     assert q.enqueue(["a", "b", "c"], "create") == 3
-    # a: updated; b: create+delete removes it; d: new; e: create+delete of a path with no
-    # job leaves nothing to do.
+    assert q.enqueue(["m"]) == 1
+    # a: create+modify is still create, nothing written; b: create+delete removes it;
+    # m: modify+delete changes it; d: new; e: create+delete of a path with no job leaves
+    # nothing to do.
     assert q.enqueue_events(
-        [("a", "modify"), ("b", "delete"), ("d", "modify"), ("e", "create"), ("e", "delete")]
+        [("a", "modify"), ("b", "delete"), ("m", "delete"), ("d", "modify"), ("e", "create"),
+         ("e", "delete")]
     ) == 3
-    assert pending(q) == {"a": "create", "c": "create", "d": "modify"}
+    assert pending(q) == {"a": "create", "c": "create", "d": "modify", "m": "delete"}
     assert q.enqueue([]) == 0
+    assert q.enqueue(["d"]) == 0  # already queued for exactly this
 
 
 def test_bad_events_and_paths_are_refused_before_anything_is_written(tmp_path: Path) -> None:

@@ -227,8 +227,9 @@ class WorkQueue:
     def enqueue_events(self, events: Iterable[tuple[str, str]]) -> int:
         """Merge ``(path, event)`` pairs into the queue in one transaction.
 
-        Returns the number of jobs inserted, updated or removed (a create+delete that
-        cancels a pending create removes it).
+        Returns the number of jobs inserted, changed or removed (a create+delete that
+        cancels a pending create removes it).  Events that change nothing — a modify for a
+        path already queued — write nothing, so an editor's burst of saves costs reads only.
         """
         batch = _collapse(events)
         if not batch:
@@ -262,11 +263,13 @@ class WorkQueue:
 
     @staticmethod
     def _merge(row: Row, events: list[str], now: float) -> str | None:
-        """Fold a batch's events into an existing row; say whether to update or delete it."""
+        """Fold a batch's events into an existing row: "update", "delete" or None (no-op)."""
         status = row["status"]
         if status == RUNNING:
             # The worker may already have read the file: only the state after the run
             # and the latest event decide what the rerun does (see complete()).
+            if row["rerun"] and row["rerun_event"] == events[-1]:
+                return None
             row.update(rerun=1, rerun_event=events[-1], updated_at=now)
             return "update"
         if status == COMPLETED:  # done with: the events start a new job
@@ -278,6 +281,8 @@ class WorkQueue:
         event = fold(row["event"], events)  # queued, failed, dead_letter
         if event is None:
             return "delete"
+        if event == row["event"]:
+            return None
         row.update(event=event, updated_at=now)
         return "update"
 
@@ -412,12 +417,21 @@ class WorkQueue:
 
     # -- internals (called inside a transaction) --------------------------------------
 
+    def _select(self, sql: str, params: Sequence[Any]) -> Rows:
+        # Plain tuples zipped with the column names: twice as fast as dict(sqlite3.Row),
+        # which is most of the cost of re-enqueueing thousands of pending paths.
+        cur = self._conn.cursor()
+        cur.row_factory = None
+        cur.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur]
+
     def _rows_by_path(self, keys: Sequence[bytes]) -> dict[bytes, Row]:
         found: dict[bytes, Row] = {}
         for chunk in _chunks(keys):
             sql = f"SELECT * FROM work_queue WHERE path IN ({_marks(len(chunk))})"
-            for r in self._conn.execute(sql, chunk):
-                found[bytes(r["path"])] = dict(r)
+            for r in self._select(sql, chunk):
+                found[bytes(r["path"])] = r
         return found
 
     def _our_running(self, ids: Sequence[int], *, forget: bool) -> Rows:
@@ -432,7 +446,7 @@ class WorkQueue:
                 "SELECT * FROM work_queue WHERE status = 'running'"
                 f" AND id IN ({_marks(len(chunk))})"
             )
-            rows.extend(dict(r) for r in self._conn.execute(sql, chunk))
+            rows.extend(self._select(sql, chunk))
         ours = [r for r in rows if self._tokens.get(r["id"]) in (None, r["lease_token"])]
         if forget:
             # A lost claim keeps its stale token: it must keep failing the check.
@@ -456,17 +470,17 @@ class WorkQueue:
 
     def _expire_exhausted(self, now: float) -> None:
         """Expired leases of jobs out of attempts go to dead_letter, not to a new worker."""
-        rows = self._conn.execute(
+        rows = self._select(
             "SELECT * FROM work_queue WHERE status = 'running' AND lease_until <= ?"
             " AND attempts >= ?",
             (now, self.max_attempts),
-        ).fetchall()
+        )
         for r in rows:
             error = (
                 f"lease of worker {r['worker']} expired on attempt {r['attempts']} of"
                 f" {self.max_attempts} (the worker died or hung)"
             )
-            self._settle_failure(dict(r), error, now)
+            self._settle_failure(r, error, now)
 
     def _prune(self) -> None:
         # Pruning sorts the completed rows; do it in steps of 10% so it stays rare.
