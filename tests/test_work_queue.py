@@ -324,6 +324,43 @@ def test_expired_lease_is_claimable_and_the_old_holder_cannot_finish(tmp_path: P
     assert new.get(job.id).status == COMPLETED  # type: ignore[union-attr]
 
 
+def test_worker_restricts_calls_made_through_another_instance(tmp_path: Path) -> None:
+    # A heartbeat thread has its own connection (a WorkQueue per thread), so it cannot
+    # check our claim's token: naming the worker keeps it off a job someone else took.
+    clock = FakeClock()
+    mine = WorkQueue(tmp_path, lease_s=10, clock=clock)
+    beat = WorkQueue(tmp_path, lease_s=10, clock=clock)
+    thief = WorkQueue(tmp_path, lease_s=10, clock=clock)
+    mine.enqueue(["p"])
+    [job] = mine.claim("me")
+    assert beat.heartbeat([job.id], worker="me") == 1
+    clock.t += 10
+    thief.claim("thief")
+    assert beat.heartbeat([job.id], worker="me") == 0
+    beat.complete([job.id], worker="me")
+    beat.fail(job.id, "x", worker="me")
+    assert beat.release([job.id], worker="me") == 0
+    assert mine.get(job.id).worker == "thief"  # type: ignore[union-attr]
+    assert mine.get(job.id).status == RUNNING  # type: ignore[union-attr]
+
+
+def test_release_gives_jobs_back_without_spending_an_attempt(tmp_path: Path) -> None:
+    q = WorkQueue(tmp_path, max_attempts=1)
+    q.enqueue(["settling.log", "gone.tmp"], "create")
+    a, b = q.claim("w")
+    q.enqueue(["settling.log"], "modify")  # still being written
+    q.enqueue(["gone.tmp"], "delete")  # a temp file: created and deleted, never processed
+    assert q.release([a.id, b.id]) == 2
+    [back] = q.list()
+    assert (back.path, back.status, back.event, back.attempts, back.rerun) == (
+        "settling.log", QUEUED, "create", 0, False,
+    )
+    [again] = q.claim("w")
+    assert again.attempts == 1  # max_attempts=1 still allows this, the real, attempt
+    q.complete([again.id])
+    assert q.release([again.id]) == 0  # only running jobs go back
+
+
 def test_a_job_that_keeps_killing_its_worker_ends_in_dead_letter(tmp_path: Path) -> None:
     clock = FakeClock()
     q = WorkQueue(tmp_path, max_attempts=3, lease_s=1, clock=clock)

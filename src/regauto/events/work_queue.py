@@ -306,14 +306,19 @@ class WorkQueue:
             self._tokens[job.id] = token
         return jobs
 
-    def complete(self, job_ids: Iterable[int]) -> None:
-        """Mark our running jobs done; one marked for a rerun goes back to the queue."""
+    def complete(self, job_ids: Iterable[int], *, worker: str | None = None) -> None:
+        """Mark our running jobs done; one marked for a rerun goes back to the queue.
+
+        ``worker`` (here and in ``fail``, ``heartbeat``, ``release``) restricts the call to
+        jobs that worker holds — needed only when the jobs were claimed through another
+        ``WorkQueue`` instance, which cannot check the claim's token.
+        """
         ids = sorted(set(job_ids))
         if not ids:
             return
         now = self._clock()
         with statedb.transaction(self._conn):
-            rows = self._our_running(ids, forget=True)
+            rows = self._our_running(ids, forget=True, worker=worker)
             for row in rows:
                 rerun = None
                 if row["rerun"]:
@@ -328,19 +333,40 @@ class WorkQueue:
             self._conn.executemany(_UPDATE_SQL, rows)
             self._prune()
 
-    def fail(self, job_id: int, error: str) -> None:
+    def fail(self, job_id: int, error: str, *, worker: str | None = None) -> None:
         """Record a failure: failed (claimable again) or, out of attempts, dead_letter."""
         now = self._clock()
         with statedb.transaction(self._conn):
-            for row in self._our_running([job_id], forget=True):
+            for row in self._our_running([job_id], forget=True, worker=worker):
                 self._settle_failure(row, error, now)
 
-    def heartbeat(self, job_ids: Iterable[int]) -> int:
+    def release(self, job_ids: Iterable[int], *, worker: str | None = None) -> int:
+        """Hand claimed jobs back unprocessed (e.g. the file has not settled yet): queued
+        again, with the claim's attempt not counted.  Returns how many went back."""
+        ids = sorted(set(job_ids))
+        now = self._clock()
+        with statedb.transaction(self._conn):
+            rows = self._our_running(ids, forget=True, worker=worker)
+            for row in rows:
+                if row["rerun"]:  # nothing ran: the job stands for all its events
+                    event = net_event(row["event"], row["rerun_event"])
+                    if event is None:
+                        self._conn.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
+                        continue
+                    row["event"] = event
+                row.update(
+                    status=QUEUED, attempts=max(0, row["attempts"] - 1), rerun=0,
+                    rerun_event=None, lease_token=None, lease_until=None, updated_at=now,
+                )
+                self._conn.execute(_UPDATE_SQL, row)
+        return len(rows)
+
+    def heartbeat(self, job_ids: Iterable[int], *, worker: str | None = None) -> int:
         """Extend the lease of our running jobs (for work longer than ``lease_s``)."""
         ids = sorted(set(job_ids))
         now = self._clock()
         with statedb.transaction(self._conn):
-            rows = self._our_running(ids, forget=False)
+            rows = self._our_running(ids, forget=False, worker=worker)
             self._conn.executemany(
                 "UPDATE work_queue SET lease_until = ?, updated_at = ? WHERE id = ?",
                 [(now + self.lease_s, now, r["id"]) for r in rows],
@@ -434,11 +460,14 @@ class WorkQueue:
                 found[bytes(r["path"])] = r
         return found
 
-    def _our_running(self, ids: Sequence[int], *, forget: bool) -> Rows:
+    def _our_running(
+        self, ids: Sequence[int], *, forget: bool, worker: str | None = None
+    ) -> Rows:
         """The running rows among ``ids`` that we may finish.
 
         A job we claimed must still carry our token (else its lease expired and someone
-        else took it); a job claimed through another instance is accepted as it stands.
+        else took it); a job claimed through another instance is accepted as it stands,
+        or only if ``worker`` holds it when that is given.
         """
         rows: Rows = []
         for chunk in _chunks(ids):
@@ -447,7 +476,11 @@ class WorkQueue:
                 f" AND id IN ({_marks(len(chunk))})"
             )
             rows.extend(self._select(sql, chunk))
-        ours = [r for r in rows if self._tokens.get(r["id"]) in (None, r["lease_token"])]
+        ours = [
+            r for r in rows
+            if self._tokens.get(r["id"]) in (None, r["lease_token"])
+            and worker in (None, r["worker"])
+        ]
         if forget:
             # A lost claim keeps its stale token: it must keep failing the check.
             for r in ours:
