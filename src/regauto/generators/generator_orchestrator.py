@@ -1,0 +1,282 @@
+"""GeneratorOrchestrator: renders the generated outputs from the registry (SPEC §9).
+
+``check`` is the write path without the write (STYLE habit 7): both decide, per output, from
+the same state — the output's marker (``marker``) against the input hash the registry gives
+now (``inputs``) — so ``check`` is clean exactly when ``generate`` would change nothing.
+
+Decisions:
+
+- **What the marker holds.**  The input hash of the *projected* data (the fields the output
+  shows, see ``inputs``) and the checksum of the body — no registry_hash.  An output is a pure
+  function of what it shows: a registry change that does not touch it leaves the file
+  byte-for-byte alone (no marker-only rewrites, no churn in commits, no merge conflicts on
+  a marker line), and two repositories with equal registries have identical outputs.  The
+  cheap "registry unchanged" path is the state dir's per-shard cache instead: an unchanged
+  registry is checked without reading a shard.
+- **One drift per output.**  Missing → ``stale_output``; no readable marker, or a body that
+  no longer matches its checksum → ``edited_output`` (it wins over stale: repairing it
+  discards a hand edit, which the user should hear about); else a changed input hash →
+  ``stale_output``.
+- **Who overwrites a hand edit.**  ``generate`` (and ``fix``) do: that is the repair.  The
+  post-write hook does not: it runs behind the user's back (the watcher, a hook), so it only
+  regenerates outputs whose inputs changed and which nobody edited; an edited output waits
+  for ``check`` to report it.
+- **Custom generators are never run by ``check``**: the input hash says whether they would
+  be.  ``generate`` writes every output it could render, then fails once, naming the
+  generator(s) that failed.
+- **No regressions under concurrency.**  Rendering runs outside any lock (a ``command``
+  may itself call ``regauto``); the writes happen under the registry lock and only if the
+  registry is still the one rendered from, else it re-reads and re-renders (a bounded
+  number of times, then :class:`GeneratorConflict`, exit 3).  So a slow renderer can never
+  overwrite a newer output with an older one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from regauto.config import Generator
+from regauto.errors import EXIT_CONFLICT, RegautoError, UsageError
+from regauto.generators import custom, marker
+from regauto.generators.builtins import BUILTINS
+from regauto.generators.custom import GeneratorError
+from regauto.generators.inputs import InputHasher, Inputs
+from regauto.project import Project
+from regauto.registry.reader import Snapshot, open_reader
+from regauto.registry.records import Record, sort_key
+
+if TYPE_CHECKING:
+    from regauto.registry.registry_writer_service import WriteResult
+
+__all__ = [
+    "GenerateResult",
+    "GeneratorConflict",
+    "GeneratorError",
+    "GeneratorOrchestrator",
+    "OutputDrift",
+    "output_paths",
+]
+
+STALE = "stale_output"
+EDITED = "edited_output"
+FIX = "regauto generate"
+ATTEMPTS = 4
+TMP_MARK = ".regauto-tmp"
+
+
+@dataclass(frozen=True)
+class OutputDrift:
+    kind: str  # "stale_output" | "edited_output"
+    name: str
+    path: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    name: str
+    path: str
+    changed: bool
+
+
+class GeneratorConflict(RegautoError):
+    """The registry kept changing while outputs were rendered (exit 3: try again)."""
+
+    exit_code = EXIT_CONFLICT
+
+
+def output_paths(project: Project) -> list[str]:
+    """The repository-relative paths of the configured outputs, in config order."""
+    return [g.output for g in project.config.generators]
+
+
+class GeneratorOrchestrator:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.reader = open_reader(project)
+        self.hasher = InputHasher(self.reader)
+
+    # -- the API -------------------------------------------------------------------------
+    def check(
+        self, snapshot: Snapshot | None = None, names: Sequence[str] | None = None
+    ) -> list[OutputDrift]:
+        """Read-only: every output that ``generate`` would write, and why."""
+        gens = self._select(names)
+        if not gens:
+            return []
+        inputs = self.hasher.compute(gens, snapshot)
+        return [d for g in gens if (d := self._drift(g, inputs.hashes[g.name])) is not None]
+
+    def generate(
+        self, snapshot: Snapshot | None = None, names: Sequence[str] | None = None
+    ) -> list[GenerateResult]:
+        """Render and write every selected output that is missing, stale or edited."""
+        return self._generate(self._select(names), snapshot, repair_edited=True)
+
+    def post_write_hook(self, result: WriteResult) -> None:
+        """After a registry write: regenerate the outputs whose inputs changed (never one
+        edited by hand — that is left for ``check`` to report)."""
+        if not result.changed or not self.project.config.generators:
+            return
+        try:
+            self._generate(list(self.project.config.generators), None, repair_edited=False)
+        except GeneratorConflict:
+            pass  # a newer write is under way; its own hook renders the newer registry
+        except GeneratorError as e:
+            raise GeneratorError(f"{e} (the registry was written; the output is stale)") from None
+
+    # -- deciding ------------------------------------------------------------------------
+    def _select(self, names: Sequence[str] | None) -> list[Generator]:
+        gens = list(self.project.config.generators)
+        owner: dict[str, str] = {}
+        for g in gens:
+            if g.output in owner:
+                # Two renderers of one file would overwrite each other for ever.
+                raise UsageError(f"generators '{owner[g.output]}' and '{g.name}' both write "
+                                 f"{g.output}; give each its own output")
+            owner[g.output] = g.name
+        if not names:
+            return gens
+        by_name = {g.name: g for g in gens}
+        for n in names:
+            if n not in by_name:
+                known = ", ".join(sorted(by_name)) or "none"
+                raise UsageError(f"unknown generator {n!r} (configured: {known})")
+        return [by_name[n] for n in dict.fromkeys(names)]
+
+    def _drift(self, gen: Generator, input_hash: str) -> OutputDrift | None:
+        def drift(kind: str, detail: str) -> OutputDrift:
+            return OutputDrift(kind, gen.name, gen.output, detail)
+
+        try:
+            data = (self.project.root / gen.output).read_bytes()
+        except FileNotFoundError:
+            return drift(STALE, "missing")
+        except OSError as e:
+            raise UsageError(f"{gen.output}: cannot read generated output: {e.strerror}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return drift(EDITED, "not UTF-8: changed by hand")
+        parsed = marker.parse(gen.output, text)
+        if parsed is None:
+            return drift(EDITED, "no readable regauto marker: written or changed by hand")
+        if parsed.edited:
+            return drift(EDITED, "changed by hand since it was generated")
+        if parsed.input != input_hash:
+            return drift(STALE, "the registry data it shows changed since it was generated")
+        return None
+
+    # -- rendering and writing ---------------------------------------------------------------
+    def _generate(
+        self, gens: list[Generator], snapshot: Snapshot | None, *, repair_edited: bool
+    ) -> list[GenerateResult]:
+        moved_to = ""
+        for _ in range(ATTEMPTS):
+            inputs = self.hasher.compute(gens, snapshot)
+            todo = [
+                g for g in gens
+                if (d := self._drift(g, inputs.hashes[g.name])) is not None
+                and (repair_edited or d.kind == STALE)
+            ]
+            if not todo:
+                return [GenerateResult(g.name, g.output, False) for g in gens]
+            if snapshot is None or snapshot.hash != inputs.registry_hash:
+                snapshot = self.reader.snapshot()
+                if snapshot.hash != inputs.registry_hash:
+                    continue  # moved between the two reads: decide again from the snapshot
+            texts, errors = self._render(todo, snapshot.records, inputs)
+            changed = self._write_if_current(texts, inputs.registry_hash)
+            if changed is not None:
+                if errors:
+                    more = (f" (and {len(errors) - 1} more generator(s) failed)"
+                            if len(errors) > 1 else "")
+                    raise GeneratorError(f"{errors[0]}{more}")
+                return [GenerateResult(g.name, g.output, g.name in changed) for g in gens]
+            moved_to, snapshot = self.reader.current_hash(), None
+        raise GeneratorConflict(
+            f"the registry kept changing while generated outputs were rendered "
+            f"(now {moved_to}); run `{FIX}` again"
+        )
+
+    def _write_if_current(self, texts: dict[str, tuple[Generator, str]], rendered_from: str
+                          ) -> set[str] | None:
+        """Under the registry lock: write the outputs if the registry is still the one they
+        were rendered from (the names of those that changed), else ``None``."""
+        with self.reader.locks.registry(timeout=self.reader.timeout):
+            if self.reader.store.registry_hash() != rendered_from:
+                return None
+            return {name for name, (g, text) in texts.items() if _write(self.project, g, text)}
+
+    def _render(
+        self, gens: list[Generator], records: list[Record], inputs: Inputs
+    ) -> tuple[dict[str, tuple[Generator, str]], list[GeneratorError]]:
+        ordered = sorted(records, key=sort_key)
+        texts: dict[str, tuple[Generator, str]] = {}
+        errors: list[GeneratorError] = []
+        for g in gens:
+            try:
+                body = _body(g, ordered, self.project)
+                texts[g.name] = (g, marker.attach(g.output, body, inputs.hashes[g.name]))
+            except GeneratorError as e:
+                errors.append(e)
+            except UsageError as e:  # a body the output's format cannot carry
+                errors.append(GeneratorError(f"generator '{g.name}': {e}"))
+        return texts, errors
+
+
+def _body(gen: Generator, records: list[Record], project: Project) -> str:
+    if gen.builtin is not None:
+        b = BUILTINS[gen.builtin]
+        return b.render([b.project(r) for r in records])
+    return custom.run(gen, records, project.root)
+
+
+def _write(project: Project, gen: Generator, text: str) -> bool:
+    """Write ``text`` to ``gen.output`` atomically (temp file + ``os.replace``) unless it is
+    there already; the output's folder is created, an existing file keeps its mode."""
+    target = _checked_target(project, gen)
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        if target.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}{TMP_MARK}.{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def _checked_target(project: Project, gen: Generator) -> Path:
+    """The output's absolute path, refused if it would land in the registry or the state
+    dir, or leave the repository through a symlinked folder."""
+    target = project.root / gen.output
+    reg = project.registry_dir.resolve()
+    root = project.root.resolve()
+    parent = target.parent.resolve()
+    where = f"generator '{gen.name}': output {gen.output!r}"
+    if not parent.is_relative_to(root):
+        raise UsageError(f"{where} leads outside the repository (a symlinked folder)")
+    for inside in (reg, project.state_dir.resolve()):
+        full = parent / target.name
+        if full == inside or full.is_relative_to(inside):
+            raise UsageError(f"{where} is inside {inside}; choose another path")
+    return target
