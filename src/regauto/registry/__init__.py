@@ -17,12 +17,19 @@ def open_store(project: Project) -> RegistryStore:
 
 
 def open_writer(project: Project) -> RegistryWriterService:
-    """The writer for ``project``, with its lock manager and configured retention."""
+    """The writer for ``project``, with its lock manager and configured retention, and the
+    generator orchestrator's post-write hook when outputs are configured (SPEC §9)."""
     from regauto.events.lock_manager import LockManager
     from regauto.registry.registry_writer_service import RegistryWriterService
 
     locks = LockManager(project.state_dir, timeout=project.config.lock_timeout_s)
-    return RegistryWriterService(
+    writer = RegistryWriterService(
         open_store(project), locks, keep_backups=project.config.backups,
         lock_timeout=project.config.lock_timeout_s,
     )
+    if project.config.generators:
+        # Lazy: the generators sit above the registry; only a configured project pays for them.
+        from regauto.generators.generator_orchestrator import GeneratorOrchestrator
+
+        writer.post_write_hooks.append(GeneratorOrchestrator(project).post_write_hook)
+    return writer
