@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from regauto import docid
@@ -415,22 +416,32 @@ def all_paths(project: Project) -> list[str]:
 
 
 def rel_paths(project: Project, args: Iterable[str]) -> list[str]:
-    """Command-line paths (relative to the cwd, or absolute) as checked repo paths;
-    a directory stands for the documents under it."""
+    """Command-line paths (relative to the cwd, or absolute) as checked repo paths.
+
+    A folder stands for the documents under it *and* the records under it, so that
+    ``sync docs`` notices a file deleted or moved out of ``docs/``; so does a folder that
+    no longer exists.  ``.`` is the current directory, not the repository root."""
     out: list[str] = []
     docs: list[str] | None = None
+    recorded: list[str] | None = None
     for a in args:
-        rel = project.rel(a) if a not in ("", ".") else ""
+        absolute = Path(os.path.normpath(Path.cwd() / a))
+        rel = "" if absolute == project.root else project.rel(a)
         full = project.root / rel if rel else project.root
-        if full.is_dir() and not full.is_symlink():
+        prefix = rel + "/" if rel else ""
+        is_dir = full.is_dir() and not full.is_symlink()
+        if not is_dir:
+            out.append(rel)
+            if os.path.lexists(full):
+                continue
+        if recorded is None:
+            recorded = [r["path"] for r in open_reader(project).all_records()
+                        if isinstance(r.get("path"), str)]
+        out.extend(p for p in recorded if p.startswith(prefix))
+        if is_dir:
             if docs is None:
                 from regauto.automation.tree import list_documents
 
                 docs = list_documents(project.root, project.config, project.is_git)
-            prefix = rel + "/" if rel else ""
             out.extend(d for d in docs if d.startswith(prefix))
-        else:
-            out.append(rel)
     return out
-
-
