@@ -134,6 +134,42 @@ def changes_between(root: Path, old: str, new: str) -> list[Change]:
     return _parse_name_status(out)
 
 
+@dataclass(frozen=True)
+class StatusEntry:
+    xy: str  # porcelain v1 status letters: index, then work tree ("??": untracked)
+    path: str
+    old_path: str | None = None  # a rename or copy git detected in the index
+
+
+def status(root: Path) -> list[StatusEntry]:
+    """Work-tree changes against the index (and the index against HEAD):
+    ``git status --porcelain=v1 -z --untracked-files=all``, run with ``GIT_OPTIONAL_LOCKS=0``
+    so that a read-only command never refreshes (rewrites) the index."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    cmd = ("git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--renames")
+    try:
+        _, out, _ = proc.run(cmd, cwd=root, env=env)
+    except CalledProcessError as e:
+        err = e.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git status failed in {root}: {err[-1] if err else e.returncode}") from e
+    parts = out.split(b"\0")
+    entries: list[StatusEntry] = []
+    i = 0
+    while i < len(parts):
+        rec = parts[i]
+        i += 1
+        if len(rec) < 4:
+            continue
+        xy = rec[:2].decode()
+        path = rec[3:].decode("utf-8", "surrogateescape")
+        old = None
+        if xy[0] in "RC":
+            old = parts[i].decode("utf-8", "surrogateescape")
+            i += 1
+        entries.append(StatusEntry(xy, path, old))
+    return entries
+
+
 def has_head(root: Path) -> bool:
     rc, _, _ = proc.run(("git", "rev-parse", "-q", "--verify", "HEAD"), cwd=root, check=False)
     return rc == 0
