@@ -116,8 +116,7 @@ class Demo:
         self.step("6. Drift made behind regauto's back: check finds it, fix repairs it")
         core = self.root / "src/demo_pkg/core.py"
         core.write_text(core.read_text() + "\n\ndef save(path):\n    pass\n")
-        notes = next((self.root / "docs").glob("*_design-notes.md"))
-        notes.unlink()
+        next((self.root / "docs").glob("*_design-notes.md")).unlink()
         self.write("notes.txt", "an untracked note\n")
         self.regauto("check", expect=1)
         self.regauto("fix")
@@ -130,8 +129,8 @@ class Demo:
         self.echo("")
         if self.failures:
             self.echo("demo finished with unexpected results:")
-            for f in self.failures:
-                self.echo(f"  - {f}")
+            for failure in self.failures:
+                self.echo(f"  - {failure}")
             return 4
         self.echo(f"demo finished: the repository is in {self.root}")
         return 0

@@ -20,10 +20,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regauto import git
 from regauto.errors import RegautoError
 from regauto.project import Project
+
+if TYPE_CHECKING:
+    from regauto.automation.pipeline import Action
 
 ZERO = "0" * 40
 
@@ -112,10 +116,10 @@ def pre_commit(root: Path) -> int:
     return 1
 
 
-def _action_paths(actions: list[object]) -> list[str]:
+def _action_paths(actions: list[Action]) -> list[str]:
     out: list[str] = []
     for a in actions:
-        for p in (getattr(a, "path", ""), getattr(a, "new_path", "")):
+        for p in (a.path, a.new_path):
             if p and p not in out:
                 out.append(p)
     return out
@@ -125,7 +129,7 @@ def _quote(p: str) -> str:
     return p if all(c.isalnum() or c in "/._-" for c in p) and not p.startswith("-") else repr(p)
 
 
-def _stage_user_changes(project: Project, actions: list[object]) -> None:
+def _stage_user_changes(project: Project, actions: list[Action]) -> None:
     """auto_stage = all: put renames and headers into the index too.
 
     A header is staged as the staged content plus the header (not the work-tree file), so a
@@ -136,8 +140,8 @@ def _stage_user_changes(project: Project, actions: list[object]) -> None:
 
     idx = Index(project.root)
     for a in actions:
-        kind, path, new_path = (getattr(a, "kind"), getattr(a, "path"), getattr(a, "new_path"))
-        if kind == "rename":
+        path, new_path = a.path, a.new_path
+        if a.kind == "rename":
             entry = git.ls_files_stage(project.root, [path]).get(path)
             if entry is not None:
                 git.index_move(project.root, path, new_path, entry.mode, entry.blob)
@@ -150,7 +154,7 @@ def _stage_user_changes(project: Project, actions: list[object]) -> None:
             from regauto.automation import classifier
 
             kind_ = classifier.classify_content(path, content.data[:1024]).kind
-            new = headers.embed_header(kind_, content.data, getattr(a, "doc_id"))
+            new = headers.embed_header(kind_, content.data, a.doc_id)
             if new is not None:
                 git.update_index_blob(project.root, path, new, content.mode)
 
