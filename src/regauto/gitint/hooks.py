@@ -53,16 +53,7 @@ def pre_commit(root: Path) -> int:
     project = Project.open(root)
     _ensure_driver(project)
     cfg = project.config
-    changes = git.staged_changes(project.root)
-    paths: list[str] = []
-    renames: dict[str, str] = {}
-    for c in changes:
-        if cfg.is_included(c.path):
-            paths.append(c.path)
-        if c.old_path is not None:
-            if c.status == "R":
-                paths.append(c.old_path)
-                renames[c.path] = c.old_path
+    paths, renames = _document_changes(project, git.staged_changes(project.root))
     if not paths:
         return 0  # a commit touching no document
     managed = _managed_paths(project)
@@ -233,16 +224,23 @@ def _post_merge(root: Path, squash: str) -> None:
     _catch_up(project, git.changes_between(project.root, "ORIG_HEAD", "HEAD"), "post-merge")
 
 
-def _catch_up(project: Project, changes: list[git.Change], reason: str) -> None:
-    cfg = project.config
+def _document_changes(
+    project: Project, changes: list[git.Change]
+) -> tuple[list[str], dict[str, str]]:
+    """The document paths a diff touches (both sides of a rename), and its renames."""
     paths: list[str] = []
     renames: dict[str, str] = {}
     for c in changes:
-        if cfg.is_included(c.path):
+        if project.config.is_included(c.path):
             paths.append(c.path)
         if c.status == "R" and c.old_path is not None:
             paths.append(c.old_path)
             renames[c.path] = c.old_path
+    return paths, renames
+
+
+def _catch_up(project: Project, changes: list[git.Change], reason: str) -> None:
+    paths, renames = _document_changes(project, changes)
     if not paths:
         return
     from regauto.automation.pipeline import Pipeline
