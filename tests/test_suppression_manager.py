@@ -48,7 +48,8 @@ def test_entry_written_by_one_process_suppresses_in_another_and_expires(tmp_path
     while sm.is_suppressed("docs/notes.md", "delete"):
         time.sleep(0.005)
     expired_at = time.time()
-    assert written["before"] + 1.5 <= expired_at <= written["after"] + 1.5 + 0.1
+    # Never early; late only by the polling and scheduling of this loop.
+    assert written["before"] + 1.5 <= expired_at <= written["after"] + 1.5 + 0.25
     assert not sm.is_suppressed(new_name, "create")
     assert sm.prune() == 2
     assert sm.prune() == 0
