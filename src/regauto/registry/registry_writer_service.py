@@ -160,6 +160,63 @@ class RegistryWriterService:
             tuple(sorted(plan.changed_ids)),
         )
 
+    # -- the write path without the write, and whole-file restore (the reconciler) --------
+    def preview(self, patch: PromotionPatch) -> dict[str, tuple[str | None, str | None]]:
+        """The registry files ``patch`` would change, ``{name: (old text, new text)}`` (None:
+        absent), planned exactly as ``apply`` plans them — nothing is written.  Raises
+        ``CASConflict`` when the registry moved past ``patch.base_hash``."""
+        from regauto.errors import CASConflict
+
+        with self.locks.registry(timeout=self.lock_timeout):
+            self._recover_locked()
+            manifest = self.store.manifest()
+            current = hash_of_manifest(manifest)
+            if patch.base_hash != current:
+                raise CASConflict(patch.base_hash, current)
+            plan = self._plan(patch, manifest)
+        return {n: (plan.old_texts.get(n), t) for n, t in sorted(plan.new_texts.items())
+                if t != plan.old_texts.get(n)}
+
+    def restore(self, texts: dict[str, str | None], base_hash: str) -> WriteResult:
+        """Replace whole registry files (None: delete) with the given texts, through the same
+        lock, backup, journal and verification as ``apply`` — for ``regauto fix`` restoring
+        a registry that no longer parses, which ``apply`` cannot plan against.  The caller
+        vouches for the texts (they come from a backup or a salvage, already parsed)."""
+        from regauto.errors import CASConflict
+
+        with self.locks.registry(timeout=self.lock_timeout):
+            self._recover_locked()
+            manifest = self.store.manifest()
+            current = hash_of_manifest(manifest)
+            if base_hash != current:
+                writer_stats.bump(self.store.state_dir, conflicts=1)
+                raise CASConflict(base_hash, current)
+            old: dict[str, str | None] = {}
+            for n in texts:
+                try:
+                    old[n] = (self.store.dir / n).read_bytes().decode("utf-8", "replace")
+                except FileNotFoundError:
+                    old[n] = None
+            writes = {n: t for n, t in texts.items() if t != old[n]}
+            if not writes:
+                return WriteResult(False, current, current)
+            target_manifest = dict(manifest)
+            for n, t in writes.items():
+                if t is None:
+                    target_manifest.pop(n, None)
+                else:
+                    target_manifest[n] = text_sha256(t)
+            target_manifest.setdefault(META_NAME, text_sha256(META_TEXT))
+            target = hash_of_manifest(target_manifest)
+            backups.save(self.store.state_dir, {n: old[n] for n in writes}, current, target,
+                         self.keep_backups)
+            nbytes = self._write_atomically(writes, current, target)
+            self._verify(target, writes, _Plan(manifest, old, dict(writes), {}))
+            writer_stats.bump(
+                self.store.state_dir, writes=1, bytes_written=nbytes, last_write=time.time()
+            )
+        return WriteResult(True, current, target, tuple(sorted(writes)), 0, nbytes)
+
     def _step(self, name: str) -> None:
         if self._crash and name.startswith(self._crash):
             os.kill(os.getpid(), signal.SIGKILL)
