@@ -1,0 +1,78 @@
+"""``regauto check`` and ``regauto fix`` (SPEC §8.1, §8.2): thin layers over the reconciler.
+
+The JSON output of ``check --format json`` is documented in ``regauto.reconcile.report``.
+Exit codes: 0 clean / repaired, 1 drift found (``check``, ``fix --dry-run``), 2 a registry
+or configuration that does not parse, 3 a lock or the registry stayed busy.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+
+import typer
+
+from regauto.cli.context import STATE, err, out, say
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check_cmd)
+    app.command("fix")(fix_cmd)
+
+
+def check_cmd(
+    format: CheckFormat = typer.Option(
+        CheckFormat.text, "--format",
+        help="text (a table), json (a stable list of {kind, doc_id, path, detail}) or "
+        "github (::error annotations).",
+    ),
+    diff: bool = typer.Option(
+        False, "--diff",
+        help="Also show the registry lines fix would change (a unified diff; on stderr "
+        "unless the format is text).",
+    ),
+) -> int:
+    """Read-only: report every drift between the tree, the registry and the generated
+    outputs; exit 1 if there is any."""
+    from regauto.reconcile import report as rep
+    from regauto.reconcile.reconciler import Reconciler
+
+    report = Reconciler(STATE.project()).check(diff=diff)
+    if format == CheckFormat.json:
+        sys.stdout.write(rep.to_json(report.drifts) + "\n")
+    elif format == CheckFormat.github:
+        sys.stdout.write(rep.to_github(report.drifts))
+    elif not STATE.quiet or not report.clean:
+        rep.print_text(out(), report)
+    if diff and report.diff:
+        (sys.stdout if format == CheckFormat.text else sys.stderr).write(report.diff)
+    return 0 if report.clean else 1
+
+
+def fix_cmd(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the plan and change nothing; exit 1 if there is any."
+    ),
+) -> int:
+    """Repair every drift (through the pipeline and the single writer); running it again
+    changes nothing."""
+    from regauto.reconcile.reconciler import Reconciler
+
+    report = Reconciler(STATE.project()).fix(dry_run=dry_run)
+    for line in report.actions:
+        print(line)
+    if dry_run:
+        if report.clean and not report.actions:
+            say("nothing to fix")
+        return 0 if report.clean and not report.actions else 1
+    if not report.actions:
+        say("nothing to fix: the registry matches the tree")
+    elif report.drifts:
+        err().print(f"repaired {len(report.drifts)} drift(s)") if not STATE.quiet else None
+    return 0

@@ -1,0 +1,193 @@
+"""The reconciler (SPEC §8.2): finds every drift between the tree and the registry, and
+repairs it through the pipeline and the single writer.
+
+``check`` is the write path without the write (STYLE habit 7): it builds the same plan as
+``fix`` (``plan.py``) and runs the same pipeline in dry-run mode (``repair.py``), so it is
+clean exactly when ``fix`` would change nothing.  Both read as little as they can: the
+registry's unchanged shards come from a cache keyed by their hash, the tree's unchanged
+files from git's index (``tree_state.py``), and a tree and registry seen clean before are
+clean again without any comparison (the verdict cache).
+
+``moved`` means: a record whose file is gone, and a file with no record that takes over
+its doc_id — because it claims that id (prefix or header), because git reports the pair
+as a staged rename, or because its blob equals the record's (SPEC §4.3 step 3; the first
+such file in path order).  It is reported once, on the new path; ``fix`` moves the record
+(and, like the pipeline always does, renames or adds a header if the new place's id_mode
+asks for it).  A gone file whose blob reappears nowhere is ``missing``; a new file that
+takes no gone record's id is ``untracked``.
+
+Concurrency: ``fix`` holds every path lock (the pipeline's buckets) for the whole run, so
+no hook, watcher or other fix interleaves; the registry itself is written with
+compare-and-swap, and a plan made against a registry that moved is made again (at most
+``cas_retries`` times, then exit 3).  Safe from cron: locks time out with exit 3, drift
+repaired is exit 0.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+
+from regauto import __version__
+from regauto.automation.pipeline import PATH_LOCK_BUCKETS, PipelineResult
+from regauto.errors import CASConflict, RegistryFormatError
+from regauto.events.lock_manager import LockManager
+from regauto.project import Project
+from regauto.reconcile import drift as D
+from regauto.reconcile import registry_view, restore
+from regauto.reconcile.cache import Cache
+from regauto.reconcile.plan import Claims, Plan, make_plan
+from regauto.reconcile.repair import RepairPipeline, ViewStale
+from regauto.reconcile.translate import translate
+from regauto.reconcile.tree_state import TreeState, inclusion
+
+VERDICT_VERSION = "1"
+
+
+class Reconciler:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.config = project.config
+        self.included = inclusion(project.config)
+
+    # -- the API -------------------------------------------------------------------------------
+    def check(self, *, diff: bool = False) -> D.Report:
+        """Read-only: every drift (registry, tree, generated outputs)."""
+        for _ in range(self.config.cas_retries):
+            view = registry_view.load(self.project)
+            if view.malformed:
+                raise RegistryFormatError(restore.malformed_message(view))
+            tree = TreeState(self.project, self.included)
+            verdict = self._verdict_key(view.hash, tree.prepare())
+            verdicts = Cache(self.project.state_dir, "verdict")
+            report = D.Report(registry_hash=view.hash)
+            if diff or verdicts.get("clean") != verdict:
+                tree.complete()
+                plan = make_plan(self.project, view, tree, Claims(self.project, tree))
+                try:
+                    report.drifts, patch_preview = self._dry_run(plan, diff=diff)
+                except (ViewStale, CASConflict):
+                    continue
+                report.diff = patch_preview
+                if not report.drifts and not tree.adopted:
+                    verdicts.put("clean", verdict)
+                    verdicts.save()
+            report.drifts = D.sort_drifts(report.drifts + self._output_drifts())
+            return report
+        raise CASConflict("(plan)", "the registry kept changing while check was reading it")
+
+    def fix(self, *, dry_run: bool = False) -> D.Report:
+        """Repair every drift; with ``dry_run``, say what would be done and change nothing."""
+        if dry_run:
+            return self._fix_dry()
+        locks = LockManager(self.project.state_dir, timeout=self.config.lock_timeout_s)
+        report = D.Report(applied=True)
+        keys = [f"bucket-{n:02d}" for n in range(PATH_LOCK_BUCKETS)]
+        with locks.paths(*keys):
+            for _ in range(self.config.cas_retries):
+                view = registry_view.load(self.project, salvage=True)
+                if view.malformed:
+                    report.actions += restore.restore(self.project, view)
+                    continue
+                tree = TreeState(self.project, self.included)
+                tree.prepare()
+                tree.complete()
+                plan = make_plan(self.project, view, tree, Claims(self.project, tree))
+                report.drifts = list(plan.drifts)
+                if plan.empty:
+                    report.registry_hash = view.hash
+                    break
+                pipe = RepairPipeline(self.project, plan, dry_run=False)
+                try:
+                    result = pipe.repair()
+                except (ViewStale, CASConflict):
+                    continue
+                report.drifts += translate(plan, result, pipe.assigned, pipe.patch)
+                report.actions += _action_lines(result, plan)
+                report.registry_hash = result.write.new_hash if result.write else view.hash
+                break
+            else:
+                raise CASConflict("(plan)", "the registry kept changing while fix was planning")
+        report.actions += self._generate()
+        report.drifts = D.sort_drifts(report.drifts)
+        return report
+
+    # -- parts -----------------------------------------------------------------------------------
+    def _fix_dry(self) -> D.Report:
+        view = registry_view.load(self.project, salvage=True)
+        if view.malformed:
+            report = D.Report()
+            msg = restore.malformed_message(view)
+            report.drifts = [D.Drift(D.INVALID_RECORD, None, view.rel(n), view.errors[n])
+                             for n in sorted(view.errors)]
+            report.actions = [f"would restore the registry: {msg}"]
+            return report
+        report = self.check(diff=False)
+        report.actions = [f"would fix {d.kind} {d.path}: {d.detail}" for d in report.drifts]
+        return report
+
+    def _dry_run(self, plan: Plan, *, diff: bool) -> tuple[list[D.Drift], str]:
+        drifts = list(plan.drifts)
+        if plan.empty:
+            return drifts, ""
+        pipe = RepairPipeline(self.project, plan, dry_run=True, describe=diff)
+        result = pipe.repair()
+        drifts += translate(plan, result, pipe.assigned, pipe.patch)
+        if not diff or pipe.patch is None:
+            return drifts, ""
+        return drifts, self._unified(pipe.writer.preview(pipe.patch))
+
+    def _unified(self, files: dict[str, tuple[str | None, str | None]]) -> str:
+        reg = self.config.registry.strip("/")
+        out: list[str] = []
+        for name, (old, new) in sorted(files.items()):
+            out.extend(difflib.unified_diff(
+                (old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True),
+                fromfile=f"a/{reg}/{name}" if old is not None else "/dev/null",
+                tofile=f"b/{reg}/{name}" if new is not None else "/dev/null"))
+        return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+    def _verdict_key(self, registry_hash: str, tree_key: str) -> str:
+        text = "\0".join((VERDICT_VERSION, __version__, registry_hash, repr(self.config),
+                          str(self.project.root), tree_key))
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def _orchestrator(self):  # type: ignore[no-untyped-def]
+        if not self.config.generators:
+            return None
+        from regauto.generators.generator_orchestrator import GeneratorOrchestrator
+
+        return GeneratorOrchestrator(self.project)
+
+    def _output_drifts(self) -> list[D.Drift]:
+        orch = self._orchestrator()
+        if orch is None:
+            return []
+        return [D.Drift(o.kind, None, o.path, f"generator {o.name}: {o.detail}; fix "
+                        "regenerates it") for o in orch.check()]
+
+    def _generate(self) -> list[str]:
+        orch = self._orchestrator()
+        if orch is None:
+            return []
+        return [f"regenerated {g.path} ({g.name})" for g in orch.generate() if g.changed]
+
+
+def _action_lines(result: PipelineResult, plan: Plan) -> list[str]:
+    lines = [f"registered {p} as {i}" for p, i in sorted(result.new_ids.items())]
+    lines += [a.describe() for a in result.actions]
+    lines += [f"removed the record of {p} (file gone)" for p in result.deleted]
+    new = set(result.new_ids)
+    lines += [f"updated the record of {p}" for p in result.updated if p not in new]
+    lines += [f"repaired {d.kind} {d.path}" for d in plan.drifts]
+    w = result.write
+    if w is not None and w.changed:
+        lines.append(f"registry updated: {w.records_changed} record(s), "
+                     f"{len(w.shards_written)} file(s) written, {w.new_hash}")
+    return lines
+
+
+def reconcile(project: Project, *, apply: bool) -> D.Report:
+    """The daemon's periodic hook: ``fix`` when ``apply``, else ``check``."""
+    r = Reconciler(project)
+    return r.fix() if apply else r.check()

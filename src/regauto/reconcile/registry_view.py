@@ -1,0 +1,230 @@
+"""The registry side of a check: every record line, and what is wrong with the stored form.
+
+A shard is read only when its sha256 (from the stat-cached manifest) differs from the one
+cached with its summary; a shard is cached only once found valid and canonical, so an
+unchanged, healthy registry costs no shard read and no JSON parse.
+
+Stored-form problems found here:
+
+- a line that is not a JSON object: the registry is **malformed** (``check`` exits 2
+  naming the file and line; ``fix`` restores it, see ``restore``);
+- a JSON object that is not a valid record: ``invalid_record``;
+- a valid record not in canonical form — key order, separators, escaping, the order of
+  the lines, a record filed in a shard its path does not hash to, a missing final newline,
+  an empty shard file, a ``meta.json`` that is not the canonical text: ``noncanonical``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from regauto.errors import BadInputError, RegistryFormatError
+from regauto.events.lock_manager import LockManager
+from regauto.project import Project, check_rel
+from regauto.reconcile.cache import Cache
+from regauto.registry import journal, records
+from regauto.registry.records import Record
+from regauto.registry.store import RegistryStore, hash_of_manifest
+
+SUMMARY = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size")
+
+
+@dataclass
+class Line:
+    shard: str
+    lineno: int
+    rec: Record  # the whole record when read now; its SUMMARY fields when from the cache
+    problems: tuple[str, ...] = ()
+    text: str | None = None  # the raw line, kept for a shard being salvaged
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Broken:
+    """A line that is not a JSON object (the registry is malformed)."""
+
+    shard: str
+    lineno: int
+    text: str
+    error: str
+    hint: tuple[str, str] | None = None  # (path, doc_id) still legible in the broken line
+
+
+@dataclass
+class RegistryView:
+    hash: str
+    manifest: dict[str, str]
+    reg_rel: str
+    lines: list[Line] = field(default_factory=list)
+    shard_issues: dict[str, list[str]] = field(default_factory=dict)  # noncanonical shards
+    misfiled: list[Line] = field(default_factory=list)
+    meta_issue: str | None = None  # "not in canonical form"
+    meta_error: str | None = None  # malformed or unsupported meta.json
+    broken: list[Broken] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # malformed shard -> first error
+
+    @property
+    def malformed(self) -> bool:
+        return bool(self.errors) or self.meta_error is not None
+
+    def rel(self, name: str) -> str:
+        return f"{self.reg_rel}/{name}"
+
+    def max_id(self) -> str | None:
+        ids = [ln.rec["doc_id"] for ln in self.lines if ln.valid]
+        return max(ids) if ids else None
+
+
+def load(project: Project, *, salvage: bool = False) -> RegistryView:
+    """Read the registry under the registry lock (after finishing an interrupted write), so
+    the hash is exactly that of the lines returned.  With ``salvage``, a malformed shard's
+    readable lines are kept (``Line.text``) and its broken lines listed."""
+    store = RegistryStore(project.registry_dir, project.state_dir)
+    locks = LockManager(project.state_dir, timeout=project.config.lock_timeout_s)
+    cache = Cache(project.state_dir, "shards")
+    cached = cache.load()
+    if cached.get("dir") != str(store.dir):
+        cached = {"dir": str(store.dir)}
+    keep: dict[str, Any] = {"dir": str(store.dir)}
+    with locks.registry(timeout=project.config.lock_timeout_s):
+        if journal.needs_recovery(store):
+            journal.recover(store)
+        manifest = store.manifest()
+        view = RegistryView(hash_of_manifest(manifest), manifest,
+                            project.config.registry.strip("/"))
+        _meta(store, view)
+        for name in store.shard_names():
+            sha = manifest.get(name)
+            hit = cached.get(name)
+            if hit is not None and hit[0] == sha:
+                view.lines.extend(Line(name, i + 1, dict(zip(SUMMARY, t, strict=True)))
+                                  for i, t in enumerate(hit[1]))
+                keep[name] = hit
+                continue
+            summary = _read_shard(store, name, view, salvage)
+            if summary is not None:
+                keep[name] = (sha, summary)
+    cache.replace(keep)
+    cache.save()
+    return view
+
+
+def _meta(store: RegistryStore, view: RegistryView) -> None:
+    try:
+        problem = store.read_meta_problem()
+    except RegistryFormatError as e:
+        view.meta_error = str(e)
+        return
+    if problem is None:
+        return
+    if problem.endswith("not in canonical form"):
+        view.meta_issue = problem
+    else:
+        view.meta_error = problem
+
+
+def _read_shard(store: RegistryStore, name: str, view: RegistryView,
+                salvage: bool) -> list[tuple[Any, ...]] | None:
+    """Parse and check one shard; its summary when it is healthy (cacheable), else None."""
+    try:
+        shard = store.read_shard(name)
+        parsed: list[tuple[int, Record, str]] = [
+            (i + 1, r, ln) for i, (r, ln) in enumerate(zip(shard.records, shard.lines,
+                                                          strict=True))]
+        text = shard.text
+    except RegistryFormatError as e:
+        view.errors[name] = str(e)
+        if not salvage:
+            return None
+        parsed, text = _salvage(store, name, view), ""
+    issues: list[str] = []
+    if name not in view.errors:
+        if not text:
+            issues.append("an empty shard file (an empty shard is deleted)")
+        elif not text.endswith("\n"):
+            issues.append("no newline at the end of the file")
+    prev: bytes | None = None
+    paths: set[str] = set()
+    healthy = True
+    for lineno, rec, raw in parsed:
+        probs = tuple(record_problems(rec))
+        line = Line(name, lineno, rec, probs, raw if name in view.errors else None)
+        view.lines.append(line)
+        if probs:
+            healthy = False
+            continue
+        path = rec["path"]
+        if path in paths:
+            healthy = False  # a duplicate_path: reported by the planner
+        paths.add(path)
+        if records.shard_of(path) != name:
+            issues.append(f"line {lineno}: the record of {path} belongs in "
+                          f"{records.shard_of(path)}")
+            view.misfiled.append(line)
+            continue
+        if raw != records.dumps(rec):
+            issues.append(f"line {lineno}: not in canonical form (key order, separators "
+                          "or escaping)")
+        key = records.sort_key(rec)
+        if prev is not None and key < prev:
+            issues.append(f"line {lineno}: lines not sorted by path")
+        prev = key
+    if name in view.errors:
+        return None
+    if issues:
+        view.shard_issues[name] = issues
+        return None
+    if not healthy:
+        return None
+    return [tuple(r[k] for k in SUMMARY) for _, r, _ in parsed]
+
+
+def record_problems(rec: Any) -> list[str]:
+    """``records.problems`` plus the repository rule for paths (SPEC §11)."""
+    probs = records.problems(rec)
+    if not probs:
+        try:
+            check_rel(rec["path"], what="record path")
+        except BadInputError as e:
+            probs.append(str(e))
+    return probs
+
+
+_HINT = re.compile(r'^\{"path": ("(?:[^"\\]|\\.)*"), "doc_id": "([0-9]{16})"')
+
+
+def _salvage(store: RegistryStore, name: str,
+             view: RegistryView) -> list[tuple[int, Record, str]]:
+    """The lines of a malformed shard that are JSON objects; the others go to ``broken``
+    (with the path and doc_id when the start of the line is still legible)."""
+    raw = (store.dir / name).read_bytes().decode("utf-8", "replace")
+    lines = raw.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    out: list[tuple[int, Record, str]] = []
+    for i, ln in enumerate(lines):
+        try:
+            rec = json.loads(ln)
+        except ValueError as e:
+            rec, err = None, str(e)
+        else:
+            err = "not a JSON object"
+        if isinstance(rec, dict):
+            out.append((i + 1, rec, ln))
+            continue
+        hint = None
+        m = _HINT.match(ln)
+        if m:
+            try:
+                hint = (json.loads(m.group(1)), m.group(2))
+            except ValueError:
+                hint = None
+        view.broken.append(Broken(name, i + 1, ln, err, hint))
+    return out
+

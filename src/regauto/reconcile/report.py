@@ -1,0 +1,86 @@
+"""How ``regauto check`` and ``regauto fix`` print a report.
+
+``--format json`` — the stable, documented output
+--------------------------------------------------
+
+A JSON array (UTF-8, one document, ``indent=2``), one object per drift, sorted by
+``kind``, then ``path``::
+
+    [
+      {
+        "kind": "untracked",
+        "doc_id": null,
+        "path": "docs/notes.md",
+        "detail": "not in the registry; fix registers it with a new id"
+      }
+    ]
+
+- ``kind`` (string): one of ``untracked``, ``missing``, ``moved``, ``modified``,
+  ``misnamed``, ``header_missing``, ``header_mismatch``, ``duplicate_id``,
+  ``duplicate_path``, ``invalid_record``, ``excluded``, ``noncanonical``,
+  ``stale_output``, ``edited_output`` (SPEC §8.2);
+- ``doc_id`` (string of 16 digits, or ``null``): the document's id — for ``moved`` the id
+  that moves, for ``duplicate_id`` the contested id, ``null`` when there is none (a new
+  file, a registry file, a generated output);
+- ``path`` (string): repository-relative, ``/``-separated: the document (for ``moved``, its
+  new path; for ``missing``, the recorded one), the registry file (``noncanonical``, and
+  ``invalid_record`` when the record names no usable path), or the generated output;
+- ``detail`` (string): one line for humans — what is wrong and what ``regauto fix`` does.
+  Its wording is not part of the contract.
+
+An empty array means clean (exit 0); a non-empty one exits 1.  New fields may be added to
+the objects; existing ones keep their name and meaning.
+
+``--format github``: one ``::error file=<path>,title=regauto <kind>::<detail>`` workflow
+command per drift.  ``--format text``: a table grouped by kind and a last line naming the
+command that repairs it all.
+"""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from regauto.reconcile.drift import Drift, Report, sort_drifts
+
+FIX_COMMAND = "regauto fix"
+
+
+def to_json(drifts: list[Drift]) -> str:
+    return json.dumps([d.to_json() for d in sort_drifts(drifts)], ensure_ascii=False,
+                      indent=2)
+
+
+def _gh_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_prop(s: str) -> str:
+    return _gh_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(drifts: list[Drift]) -> str:
+    lines = []
+    for d in sort_drifts(drifts):
+        ident = f" ({d.doc_id})" if d.doc_id else ""
+        lines.append(f"::error file={_gh_prop(d.path)},title={_gh_prop('regauto ' + d.kind)}"
+                     f"::{_gh_data(d.detail + ident)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def print_text(console: Console, report: Report) -> None:
+    if report.clean:
+        console.print("regauto check: clean — the registry matches the tree")
+        return
+    table = Table(title="registry drift", show_lines=False)
+    for col in ("kind", "path", "doc_id", "detail"):
+        table.add_column(col, overflow="fold")
+    for kind, items in report.by_kind().items():
+        for n, d in enumerate(items):
+            table.add_row(kind if n == 0 else "", d.path, d.doc_id or "-", d.detail)
+        table.add_section()
+    console.print(table)
+    console.print(f"{len(report.drifts)} drift(s) found; run `{FIX_COMMAND}` to repair them "
+                  f"(`{FIX_COMMAND} --dry-run` shows the plan)")
