@@ -198,6 +198,12 @@ def cat_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
     return result
 
 
+def show_file(root: Path, rev: str, path: str) -> bytes | None:
+    """The content of ``path`` at ``rev`` (``""``: the index, stage 0), or None if absent."""
+    rc, out, _ = proc.run(("git", "cat-file", "blob", f"{rev}:{path}"), cwd=root, check=False)
+    return out if rc == 0 else None
+
+
 def add(root: Path, paths: list[str]) -> None:
     """Stage ``paths`` (also their removal: ``-A``), honouring ``GIT_INDEX_FILE``."""
     if paths:
