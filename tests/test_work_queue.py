@@ -71,7 +71,9 @@ def _child_claim_and_hang(state: str, n: int, lease_s: float, out: str) -> None:
     q = WorkQueue(Path(state), lease_s=lease_s)
     jobs = q.claim("doomed", limit=n)
     until = min(j.lease_until or 0.0 for j in jobs)
-    Path(out).write_text(json.dumps({"ids": [j.id for j in jobs], "lease_until": until}))
+    # Written aside and renamed: the parent reads it as soon as the name appears.
+    Path(out + ".tmp").write_text(json.dumps({"ids": [j.id for j in jobs], "lease_until": until}))
+    os.replace(out + ".tmp", out)
     time.sleep(120)  # holding the jobs until SIGKILL
 
 
