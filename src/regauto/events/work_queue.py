@@ -13,7 +13,8 @@ lease: a worker that dies (even by SIGKILL) leaves its jobs running until the le
 expires, then the next ``claim()`` takes them again.  Attempts are counted when a job is
 claimed, not when it fails, so a job that kills its worker every time also ends in
 dead_letter instead of crash-looping.  A dead-lettered job keeps absorbing events for its
-path (so a retry sees the latest) but is not requeued by them.
+path (so a retry sees the latest) but is not requeued by them.  ``release()`` hands a
+claimed job back unprocessed (a file not settled yet) without spending an attempt.
 
 Every claim carries a random token remembered by the ``WorkQueue`` that claimed it: a
 worker whose lease expired and was taken over cannot complete or fail the new holder's
