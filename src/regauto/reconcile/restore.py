@@ -7,13 +7,14 @@ usual; what it does, per file:
 1. the file's bytes are copied to ``<state dir>/quarantine/<time>/`` first — nothing is
    ever lost;
 2. its readable lines (JSON objects) are kept as they are: they are the newest data;
-3. the newest backup of that file whose lines all parse (``backups.listing``: the writer
-   keeps the previous version of every file it changes) adds the records of paths the
-   readable lines do not cover — usually those of the broken lines, in their state before
-   the last write: "restored from backup";
-4. with no such backup, a broken line whose start is still legible
-   (``{"path": …, "doc_id": …``) keeps its path and doc_id as a partial record; other
-   broken lines are dropped: "rebuilt from the tree".
+3. earlier versions of the file add the records of paths the readable lines do not cover
+   (usually those of the broken lines), each only for paths still uncovered, in this
+   order: the newest backup whose lines all parse (``backups.listing``: the writer keeps
+   the previous version of every file it changes), then the version in git's index, then
+   the one in HEAD: "restored from backup … / the git index / HEAD";
+4. a broken line whose start is still legible (``{"path": …, "doc_id": …``) that nothing
+   else covered keeps its path and doc_id as a partial record; other broken lines are
+   dropped.  With no earlier version at all: "rebuilt from the tree".
 
 The result goes through the writer (lock, backup, journal: atomic); the reconciliation
 that follows re-derives every record from its file (a partial or stale record is an
@@ -30,6 +31,7 @@ import os
 import time
 from pathlib import Path
 
+from regauto import git
 from regauto.errors import RegistryFormatError
 from regauto.project import Project
 from regauto.reconcile.registry_view import RegistryView
@@ -83,54 +85,76 @@ def _rebuild(project: Project, view: RegistryView, name: str) -> tuple[str | Non
     have = {r.get("path") for r, _ in kept}
     broken = [b for b in view.broken if b.shard == name]
     lines: list[tuple[bytes, str]] = [(sort_key(r), t) for r, t in kept if t is not None]
-    backup = _backup(project, name)
-    if backup is not None:
-        label, recs = backup
+    used: list[str] = []
+    taken = 0
+    for label, recs in _sources(project, name):
         added = [(r, t) for r, t in recs if r.get("path") not in have]
-        lines += [(sort_key(r), t) for r, t in added]
-        what = (f"restored {view.rel(name)} from backup {label}: kept {len(kept)} readable "
-                f"line(s), took {len(added)} record(s) from the backup, dropped "
-                f"{len(broken)} broken line(s)")
+        if added:
+            used.append(label)
+            taken += len(added)
+            lines += [(sort_key(r), t) for r, t in added]
+            have |= {r.get("path") for r, _ in added}
+    hinted = 0
+    for b in broken:
+        if b.hint is not None and b.hint[0] not in have:
+            rec = {"path": b.hint[0], "doc_id": b.hint[1]}
+            lines.append((sort_key(rec), json.dumps(rec, ensure_ascii=False,
+                                                    separators=(", ", ": "))))
+            have.add(b.hint[0])
+            hinted += 1
+    counts = (f"kept {len(kept)} readable line(s) and {hinted} legible path/doc_id pair(s) "
+              f"of {len(broken)} broken line(s)")
+    if used:
+        what = (f"restored {view.rel(name)} from {' and '.join(used)} ({taken} record(s)): "
+                f"{counts}")
     else:
-        hinted = 0
-        for b in broken:
-            if b.hint is not None and b.hint[0] not in have:
-                rec = {"path": b.hint[0], "doc_id": b.hint[1]}
-                lines.append((sort_key(rec), json.dumps(rec, ensure_ascii=False,
-                                                        separators=(", ", ": "))))
-                have.add(b.hint[0])
-                hinted += 1
-        what = (f"rebuilt {view.rel(name)} from the tree (no backup of it parses): kept "
-                f"{len(kept)} readable line(s) and {hinted} legible path/doc_id pair(s) of "
-                f"{len(broken)} broken line(s)")
+        what = (f"rebuilt {view.rel(name)} from the tree (no backup or committed version of "
+                f"it adds anything): {counts}")
     lines.sort(key=lambda x: x[0])
     text = "".join(t + "\n" for _, t in lines)
     return (text or None), what
 
 
-def _backup(project: Project, name: str) -> tuple[str, list[tuple[dict[str, object], str]]] | None:
-    """The newest backup of ``name`` whose lines all parse: (label, [(record, line)])."""
+Parsed = list[tuple[dict[str, object], str]]
+
+
+def _sources(project: Project, name: str) -> list[tuple[str, Parsed]]:
+    """Earlier versions of shard ``name`` that parse, newest first: the newest backup
+    (``backups.listing``), then git's index and HEAD."""
+    out: list[tuple[str, Parsed]] = []
     for folder, meta in backups.listing(project.state_dir):
         path = folder / name
         if not path.exists():
             if name in meta.get("absent", []):
-                return f"{folder.name} (the shard did not exist yet)", []
+                break  # the shard did not exist before that write: older ones know less
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            recs = _parse(path.read_bytes())
+        except (OSError, ValueError):
             continue
-        out: list[tuple[dict[str, object], str]] = []
-        for ln in text.split("\n"):
-            if not ln:
+        out.append((f"backup {folder.name}", recs))
+        break
+    if project.is_git:
+        rel = f"{project.config.registry.strip('/')}/{name}"
+        for rev, label in (("", "the git index"), ("HEAD", "HEAD")):
+            data = git.show_file(project.root, rev, rel)
+            if data is None:
                 continue
             try:
-                rec = json.loads(ln)
+                out.append((label, _parse(data)))
             except ValueError:
-                break
-            if not isinstance(rec, dict):
-                break
-            out.append((rec, ln))
-        else:
-            return folder.name, out
-    return None
+                continue
+    return out
+
+
+def _parse(data: bytes) -> Parsed:
+    """Every line a JSON object, or ValueError."""
+    out: Parsed = []
+    for ln in data.decode("utf-8").split("\n"):
+        if not ln:
+            continue
+        rec = json.loads(ln)
+        if not isinstance(rec, dict):
+            raise ValueError("not a JSON object")
+        out.append((rec, ln))
+    return out
