@@ -117,7 +117,7 @@ class Pipeline:
         """Process ``paths`` (repo-relative).  ``renames`` maps new path -> old path (from git)."""
         renames = dict(renames or {})
         result = PipelineResult()
-        batch: list[str] = []
+        batch: dict[str, None] = {}  # an ordered set: membership tests stay O(1) at 100k
         for p in dict.fromkeys(paths):
             try:
                 rel = check_rel(p)
@@ -125,21 +125,21 @@ class Pipeline:
                 result.skipped[p] = str(e)
                 continue
             if self.config.is_included(rel):
-                batch.append(rel)
+                batch[rel] = None
         for new, old in list(renames.items()):
             if new not in batch:
                 del renames[new]
             elif old not in batch and self.config.is_included(old):
-                batch.append(old)
+                batch[old] = None
         if not batch:
             return result
         keys = sorted({bucket(p) for p in batch})
         with self.locks.paths(*keys):
             self.writer.ensure_recovered()
-            contents = self.source.read_many(batch)
+            contents = self.source.read_many(list(batch))
             result.skipped.update(self.source.skipped)
-            self.batch = [p for p in batch if p not in self.source.skipped]
-            self.contents = {p: c for p, c in contents.items() if p in self.batch}
+            skipped = self.source.skipped
+            self.contents = {p: c for p, c in contents.items() if p not in skipped}
             self.renames = renames
             result.write = apply_with_retry(
                 self.writer, lambda base: self._compute(base, result),
@@ -154,7 +154,7 @@ class Pipeline:
         result.deleted.clear()
         present = {p: c for p, c in self.contents.items() if c is not None}
         gone = [p for p, c in self.contents.items() if c is None]
-        h, by_path = self.reader.by_paths(self.batch)
+        h, by_path = self.reader.by_paths(list(self.contents))
         if h != base:
             return self._retry_marker(base)
         items = {p: self._classify(c) for p, c in present.items()}
@@ -319,7 +319,6 @@ class Pipeline:
         content = self.contents.pop(old)
         assert content is not None
         self.contents[new] = FileContent(new, content.data, content.mode)
-        self.batch = [new if p == old else p for p in self.batch]
 
     def _rename(self, src: str, dst: str) -> None:
         if not self.worktree.exists(src):
