@@ -366,3 +366,22 @@ def test_bad_input_exits_2_and_changes_nothing(
     assert "Traceback" not in proc.stdout + proc.stderr
     assert snapshot(committed) == before
     assert snapshot(outside) == outside_before
+
+
+def test_init_then_sync_and_a_clone_that_inits_again(tmp_path: Path, git_repo: Path) -> None:
+    make_tree(git_repo, {"docs/a.md": "# A\n", "pkg/m.py": "X = 1\n", "README.md": "# r\n"})
+    assert regauto(git_repo, "init").returncode == 0
+    sync(git_repo, "--all")
+    again = regauto(git_repo, "init")
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+    reg = by_path(git_repo)
+    assert {"regauto.toml", ".gitattributes", "pkg/m.py", "README.md"} <= set(reg)
+    commit_all(git_repo)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(git_repo), str(clone))
+    before = snapshot(clone)
+    assert regauto(clone, "init").returncode == 0  # the merge driver's git config only
+    assert "up to date" in sync(clone, "--all").stderr
+    assert snapshot(clone) == before
+    assert git(clone, "status", "--porcelain") == ""
+    assert registry_bytes(clone) == registry_bytes(git_repo)
