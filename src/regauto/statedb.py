@@ -14,6 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
 
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 30_000
@@ -114,3 +116,25 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
 def _split(script: str) -> list[str]:
     # executescript() would COMMIT the open transaction; run statements one by one instead.
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+_C = TypeVar("_C", bound="Client")
+
+
+class Client:
+    """A component that owns one connection to the state database (the work queue, the
+    suppression manager, the id allocator): closing it, and using it in a ``with`` block."""
+
+    _conn: sqlite3.Connection
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

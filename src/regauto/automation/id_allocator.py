@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from pathlib import Path
-from types import TracebackType
 
 from regauto import docid, statedb
 
@@ -62,7 +61,7 @@ def plan(last: str | None, minute_now: dt.datetime, n: int) -> list[str]:
     return ids
 
 
-class IdAllocator:
+class IdAllocator(statedb.Client):
     """Allocates doc_ids for one clone; one instance per thread (one connection)."""
 
     def __init__(self, state_dir: Path) -> None:
@@ -97,14 +96,3 @@ class IdAllocator:
         row = self._conn.execute("SELECT value FROM id_allocator WHERE key = 'last'").fetchone()
         return None if row is None else str(row[0])
 
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> IdAllocator:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import TracebackType
 
 from regauto import statedb
 
@@ -43,7 +42,7 @@ def _key(path: str | os.PathLike[str]) -> bytes:
     return os.fspath(path).encode("utf-8", "surrogateescape")
 
 
-class SuppressionManager:
+class SuppressionManager(statedb.Client):
     """Suppression entries of one state dir; one instance per thread (one connection)."""
 
     def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
@@ -95,14 +94,3 @@ class SuppressionManager:
         )
         return cur.rowcount
 
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> SuppressionManager:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from regauto import statedb
@@ -194,7 +193,7 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-class WorkQueue:
+class WorkQueue(statedb.Client):
     """The queue in ``<state_dir>/state.db``; one instance per thread (one connection)."""
 
     def __init__(
@@ -430,17 +429,6 @@ class WorkQueue:
         counts.update({status: n for status, n in rows})
         return counts
 
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> WorkQueue:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals (called inside a transaction) --------------------------------------
 
