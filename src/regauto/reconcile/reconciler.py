@@ -103,7 +103,7 @@ class Reconciler:
                 except (ViewStale, CASConflict):
                     continue
                 report.drifts += translate(plan, result, pipe.assigned, pipe.patch)
-                report.actions += _action_lines(result, plan)
+                report.actions += _action_lines(result, plan, pipe)
                 report.registry_hash = result.write.new_hash if result.write else view.hash
                 break
             else:
@@ -173,15 +173,26 @@ class Reconciler:
         return [f"regenerated {g.path} ({g.name})" for g in orch.generate() if g.changed]
 
 
-def _action_lines(result: PipelineResult, plan: Plan) -> list[str]:
-    lines = [f"registered {p} as {i}" for p, i in sorted(result.new_ids.items())]
-    lines += [a.describe() for a in result.actions]
-    lines += [f"removed the record of {p} (file gone)" for p in result.deleted]
-    new = set(result.new_ids)
-    lines += [f"updated the record of {p}" for p in result.updated if p not in new]
-    lines += [f"repaired {d.kind} {d.path}" for d in plan.drifts]
+def _action_lines(result: PipelineResult, plan: Plan, pipe: RepairPipeline) -> list[str]:
+    """One line per change actually made: file changes, and records the write changed."""
     w = result.write
-    if w is not None and w.changed:
+    changed = set(w.changed_ids) if w is not None and w.changed else set()
+    changes = pipe.patch.changes if pipe.patch is not None and pipe.patch.changes else {}
+    new = {i: p for p, i in result.new_ids.items()}
+    lines = [f"registered {p} as {i}" for i, p in sorted(new.items()) if i in changed]
+    lines += [a.describe() for a in result.actions if a.done]
+    for i in sorted(changed - set(new)):
+        rec = changes.get(i)
+        if rec is None:
+            old = next((ln.rec.get("path") for ln in plan.view.lines
+                        if ln.rec.get("doc_id") == i), i)
+            lines.append(f"removed the record {i} of {old}")
+        else:
+            lines.append(f"updated the record {i} of {rec.get('path', '?')}")
+    wrote = w is not None and w.changed
+    if wrote:
+        assert w is not None
+        lines += [f"repaired {d.kind} {d.path}" for d in plan.drifts]
         lines.append(f"registry updated: {w.records_changed} record(s), "
                      f"{len(w.shards_written)} file(s) written, {w.new_hash}")
     return lines

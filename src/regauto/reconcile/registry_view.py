@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from regauto import docid
 from regauto.errors import BadInputError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project, check_rel
@@ -77,7 +78,8 @@ class RegistryView:
         return f"{self.reg_rel}/{name}"
 
     def max_id(self) -> str | None:
-        ids = [ln.rec["doc_id"] for ln in self.lines if ln.valid]
+        """The highest valid doc_id on any line (an invalid record's id is still taken)."""
+        ids = [str(ln.rec["doc_id"]) for ln in self.lines if docid.is_valid(ln.rec.get("doc_id"))]
         return max(ids) if ids else None
 
 
