@@ -123,17 +123,32 @@ def load(root: Path, explicit: Path | None = None) -> Config:
             raise ConfigError(f"{explicit}: config file not found")
         data = _read_toml(explicit)
         if explicit.name == "pyproject.toml":
-            data = data.get("tool", {}).get("regauto", {})
+            data = _tool_section(data, str(explicit)) or {}
+            return parse(data, f"{explicit} [tool.regauto]")
         return parse(data, str(explicit))
     toml = root / CONFIG_NAME
     if toml.is_file():
         return parse(_read_toml(toml), CONFIG_NAME)
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        section = _read_toml(pyproject).get("tool", {}).get("regauto")
+        section = _tool_section(_read_toml(pyproject), "pyproject.toml")
         if section is not None:
             return parse(section, "pyproject.toml [tool.regauto]")
     return Config()
+
+
+def _tool_section(data: dict[str, Any], src: str) -> dict[str, Any] | None:
+    """``[tool.regauto]`` of a pyproject, None when absent; a non-table is an error (a
+    ``tool = "x"`` or ``tool.regauto = 1`` must not crash or silently mean defaults)."""
+    tool = data.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{src}: key 'tool': expected a table")
+    section = tool.get("regauto")
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{src}: key 'tool.regauto': expected a table")
+    return section
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
