@@ -85,14 +85,38 @@ class PromotionPatch:
 
     @classmethod
     def loads(cls, text: str, where: str = "patch") -> PromotionPatch:
+        """Parse a patch given as JSON text.  Strict: a key given twice (two values for one
+        doc_id would silently lose one), ``NaN``/``Infinity`` (not JSON; they would end up
+        in a shard no other tool can read) and absurd nesting are errors, not tracebacks."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        except _StrictJSONError as e:
+            raise PatchError(f"{where}: {e}") from None
+        except RecursionError:
+            raise PatchError(f"{where}: malformed JSON (nested too deeply)") from None
         except ValueError as e:
             msg = getattr(e, "msg", str(e))
             line = getattr(e, "lineno", "?")
             col = getattr(e, "colno", "?")
             raise PatchError(f"{where}:{line}:{col}: malformed JSON ({msg})") from None
         return cls.from_json(data, where)
+
+
+class _StrictJSONError(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _StrictJSONError(f"key {k!r} given twice in one object")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _StrictJSONError(f"{name} is not valid JSON")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

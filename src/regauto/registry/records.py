@@ -25,20 +25,24 @@ def shard_of(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:2] + ".jsonl"
 
 
-def _canon(value: Any) -> Any:
-    # Descriptors come from extractors and patches; sorting nested keys makes two writers
-    # that built the same data byte-identical, whatever order they inserted keys in.
-    if isinstance(value, dict):
-        return {k: _canon(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_canon(v) for v in value]
-    return value
+MAX_DEPTH = 64  # nesting of a descriptor; extractors produce 3 or 4 levels
+
+_SEPARATORS = (", ", ": ")
 
 
 def dumps(rec: Record) -> str:
-    """The canonical line of ``rec`` (no newline): fixed key order, UTF-8, ``", "``/``": "``."""
-    ordered = {k: (_canon(rec[k]) if k == "descriptor" else rec[k]) for k in FIELDS}
-    return json.dumps(ordered, ensure_ascii=False, separators=(", ", ": "))
+    """The canonical line of ``rec`` (no newline): fixed key order, UTF-8, ``", "``/``": "``.
+
+    Descriptors come from extractors and patches; their nested keys are sorted (the C
+    encoder's ``sort_keys``, no Python recursion) so that two writers that built the same
+    data are byte-identical, whatever order they inserted keys in.
+    """
+    head = json.dumps({k: rec[k] for k in FIELDS[:-1]}, ensure_ascii=False,
+                      separators=_SEPARATORS)
+    desc = json.dumps(rec["descriptor"], ensure_ascii=False, separators=_SEPARATORS,
+                      sort_keys=True)
+    return f'{head[:-1]}, "descriptor": {desc}}}'
+
 
 
 def sort_key(rec: Record) -> bytes:
@@ -86,7 +90,23 @@ def problems(rec: Any) -> list[str]:
         out.append("bad size")
     if "descriptor" in rec and not isinstance(rec["descriptor"], dict):
         out.append("descriptor must be an object")
+    elif "descriptor" in rec and _depth(rec["descriptor"]) > MAX_DEPTH:
+        out.append(f"descriptor nested deeper than {MAX_DEPTH} levels")
     return out
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, without recursion (a patch may nest ~1000 deep)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        if isinstance(v, list):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 def _path_ok(p: str) -> bool:

@@ -41,13 +41,14 @@ def patch_cmd(
     from regauto.registry import open_writer
     from regauto.registry.promotion_patch import PromotionPatch
 
-    if file == "-":
-        text, where = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            text, where = Path(file).read_text(encoding="utf-8"), file
-        except (OSError, UnicodeDecodeError) as e:
-            raise BadInputError(f"{file}: cannot read: {e}") from None
+    where = "<stdin>" if file == "-" else file
+    try:
+        # Bytes, decoded here: sys.stdin's own decoding depends on the locale (strict under
+        # a UTF-8 locale: a traceback; lossy under C) — a patch is UTF-8 JSON either way.
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInputError(f"{where}: cannot read: {e}") from None
     patch = PromotionPatch.loads(text, where)
     result = open_writer(STATE.project()).apply(patch)
     if not STATE.quiet:
