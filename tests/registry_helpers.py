@@ -153,3 +153,22 @@ def shard_ok(name: str) -> bool:
         len(name) == 8 and name.endswith(".jsonl")
         and all(c in "0123456789abcdef" for c in name[:2])
     )
+
+
+def cycle_state(j: int, n: int) -> dict[str, dict[str, Any]]:
+    """State ``j`` (0, 1, 2) of the crash tests' three-state cycle over ``n`` documents.
+
+    Going from one state to the next adds a third of the records, deletes a third and
+    changes the rest, so every transition touches most shards and empties some.
+    """
+    return {
+        doc_id(i): record(i, descriptor={"state": j, "pad": "x" * (i % 97)})
+        for i in range(n)
+        if i % 3 != j
+    }
+
+
+def cycle_changes(j: int, n: int) -> dict[str, Any]:
+    """The simple-mode changes that turn any state of the cycle into state ``j``."""
+    target = cycle_state(j, n)
+    return {doc_id(i): target.get(doc_id(i)) for i in range(n)}
