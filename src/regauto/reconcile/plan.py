@@ -12,9 +12,9 @@ what the pipeline is shown:
   (``duplicate_path``: the id the file claims, else the lowest id, keeps the path; the
   other records are removed), one holder per id (``duplicate_id``: the path the registry
   records for the id keeps it; when it records several, the first of them in path order
-  that still exists), a record filed in the wrong shard found where it is, an invalid
-  record that still names a usable path and doc_id kept as that path's record (so the
-  file keeps its id and its record is re-derived from it);
+  that still exists and claims no other id), a record filed in the wrong shard found
+  where it is, an invalid record that still names a usable path and doc_id kept as that
+  path's record (so the file keeps its id and its record is re-derived from it);
 - **changes under the pipeline's** (``extra``): records of excluded paths and the losers
   of ``duplicate_path`` deleted, misfiled records moved, stray keys of invalid records
   dropped; the pipeline's own record for an id is laid over these;
@@ -151,11 +151,10 @@ def make_plan(project: Project, view: RegistryView, tree: TreeState, claims: Cla
     at_path = _stored_form(plan)
     _excluded(plan, at_path)
     _duplicate_paths(plan, at_path, claims)
-    by_id = _duplicate_ids(plan)
+    gone = [p for p in plan.rec_at if p not in tree.docs and tree.adopt(p) is None]
     effective = _documents(plan, project.config, claims)
-    for p in plan.rec_at:
-        if p not in tree.docs and tree.adopt(p) is None and p not in tree.skipped:
-            plan.batch.add(p)  # missing (or moved: the pipeline pairs it up)
+    by_id = _duplicate_ids(plan)
+    plan.batch.update(p for p in gone if p not in tree.skipped)  # missing, or moved
     for paths in effective.values():
         if len(paths) > 1:
             plan.batch.update(paths)
@@ -253,11 +252,13 @@ def _duplicate_ids(plan: Plan) -> dict[str, list[str]]:
     by_id: dict[str, list[str]] = {}
     for p in sorted(plan.rec_at):
         by_id.setdefault(plan.rec_at[p].rec["doc_id"], []).append(p)
-    for paths in by_id.values():
+    for i, paths in by_id.items():
         if len(paths) < 2:
             continue
-        live = [p for p in paths if p in plan.tree.docs or plan.tree.adopt(p) is not None]
-        keeper = live[0] if live else paths[0]
+        live = [p for p in paths if p in plan.tree.docs]
+        # A recorded file that claims another id (its name or header) does not hold this one.
+        holding = [p for p in live if plan.claims.get(p) in (None, i)]
+        keeper = (holding or live or paths)[0]
         paths.remove(keeper)
         paths.insert(0, keeper)
         plan.batch.update(paths)

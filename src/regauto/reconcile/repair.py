@@ -22,6 +22,7 @@ import os
 from regauto import docid
 from regauto.automation import file_renamer, id_allocator
 from regauto.automation.pipeline import Pipeline, PipelineResult, _Item
+from regauto.automation.tree import FileContent, WorkTree
 from regauto.errors import RegautoError
 from regauto.project import Project
 from regauto.reconcile.plan import Plan
@@ -66,6 +67,23 @@ class DryWriter(RegistryWriterService):
         return WriteResult(False, patch.base_hash, patch.base_hash)
 
 
+class _InMemory:
+    """The work tree as a plain ``Source``: every file read into memory, so that a dry run
+    carries ids (renames, headers) on content it holds, never on disk."""
+
+    name = "worktree"
+
+    def __init__(self, tree: WorkTree) -> None:
+        self.tree = tree
+        self.skipped = tree.skipped
+
+    def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
+        return self.tree.read_many(paths)
+
+    def exists(self, path: str) -> bool:
+        return self.tree.exists(path)
+
+
 class RepairPipeline(Pipeline):
     def __init__(self, project: Project, plan: Plan, *, dry_run: bool,
                  describe: bool = True) -> None:
@@ -79,6 +97,7 @@ class RepairPipeline(Pipeline):
         if dry_run:
             self.dry_writer = DryWriter(self.writer)
             self.writer = self.dry_writer
+            self.source = _InMemory(WorkTree(project.root))
 
     def repair(self) -> PipelineResult:
         batch = sorted(self.plan.batch)
