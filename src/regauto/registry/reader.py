@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from regauto import docid
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
-from regauto.registry import journal
+from regauto.registry import journal, writer_stats
 from regauto.registry.id_index import IdIndex
 from regauto.registry.records import Record, shard_of
 from regauto.registry.store import RegistryStore, hash_of_manifest
@@ -30,24 +30,30 @@ class Reader:
 
     def _recover(self) -> None:
         if journal.needs_recovery(self.store):
-            from regauto.registry import writer_stats
-
             with self.locks.registry(timeout=self.timeout):
-                outcome = journal.recover(self.store)
-            if outcome == "rolled forward":
-                writer_stats.bump(self.store.state_dir, recoveries=1)
-            elif outcome == "rolled back":
-                writer_stats.bump(self.store.state_dir, rollbacks=1)
+                self._recover_locked()
+
+    def _recover_locked(self) -> None:
+        # Statistics are read-modify-written: only under the lock (writer_stats).
+        outcome = journal.recover(self.store)
+        if outcome == "rolled forward":
+            writer_stats.bump(self.store.state_dir, recoveries=1)
+        elif outcome == "rolled back":
+            writer_stats.bump(self.store.state_dir, rollbacks=1)
 
     def current_hash(self) -> str:
-        self._recover()
-        return self.store.registry_hash()
+        """The registry_hash, taken under the registry lock: a write in progress is waited
+        for (its temps and journal appear only after a lock-free check could have looked,
+        so such a check cannot tell whether the folder is mid-rename)."""
+        with self.locks.registry(timeout=self.timeout):
+            self._recover_locked()
+            return self.store.registry_hash()
 
     def snapshot(self, shards: list[str] | None = None) -> Snapshot:
         """The hash and the records (of ``shards``, default all) read under the registry lock,
         so the hash is exactly that of the records returned."""
         with self.locks.registry(timeout=self.timeout):
-            journal.recover(self.store)
+            self._recover_locked()
             manifest = self.store.manifest()
             names = self.store.shard_names() if shards is None else shards
             recs: list[Record] = []

@@ -103,8 +103,10 @@ class RegistryWriterService:
         return outcome
 
     def current_hash(self) -> str:
-        self.ensure_recovered()
-        return self.store.registry_hash()
+        """The registry_hash under the lock, so a write in progress is never half seen."""
+        with self.locks.registry(timeout=self.lock_timeout):
+            self._recover_locked()
+            return self.store.registry_hash()
 
     # -- the write path --------------------------------------------------------------------
     def apply(self, patch: PromotionPatch) -> WriteResult:
