@@ -385,3 +385,67 @@ def test_init_then_sync_and_a_clone_that_inits_again(tmp_path: Path, git_repo: P
     assert snapshot(clone) == before
     assert git(clone, "status", "--porcelain") == ""
     assert registry_bytes(clone) == registry_bytes(git_repo)
+
+
+def test_files_changing_during_a_sync_are_recorded_as_they_end_up(git_repo: Path) -> None:
+    """Between the scan and the disk jobs a file is edited, one vanishes and one becomes a
+    FIFO: records describe what is on disk, and the odd ones are skipped without a hang."""
+    from regauto.automation.pipeline import Pipeline
+    from regauto.project import Project
+
+    make_tree(git_repo, {
+        "notes/edited.txt": "one\n", "notes/gone.txt": "bye\n", "notes/fifo.txt": "x\n",
+        "pkg/edited.py": "X = 1\n",
+    })
+
+    class Racy(Pipeline):
+        def _allocate(self, n: int) -> list[str]:
+            ids = super()._allocate(n)
+            (git_repo / "notes/edited.txt").write_text("one\ntwo\nthree\n")
+            (git_repo / "pkg/edited.py").write_text('"""Now documented."""\nX = 2\n')
+            (git_repo / "notes/gone.txt").unlink()
+            (git_repo / "notes/fifo.txt").unlink()
+            os.mkfifo(git_repo / "notes/fifo.txt")
+            return ids
+
+    paths = ["notes/edited.txt", "notes/gone.txt", "notes/fifo.txt", "pkg/edited.py"]
+    result = Racy(Project.open(git_repo)).run(paths)
+    assert set(result.skipped) == {"notes/gone.txt", "notes/fifo.txt"}
+    reg = by_path(git_repo)
+    assert set(reg) == {"notes/edited.txt", "pkg/edited.py"}
+    stored = git_blobs(git_repo)
+    for path in reg:
+        assert reg[path]["blob"] == stored[path][1]
+        assert reg[path]["size"] == (git_repo / path).stat().st_size
+    assert reg["notes/edited.txt"]["descriptor"] == {"lines": 3}
+    py = (git_repo / "pkg/edited.py").read_text().splitlines()
+    assert py[0] == f"# doc_id: {reg['pkg/edited.py']['doc_id']}" and py[-1] == "X = 2"
+    assert reg["pkg/edited.py"]["descriptor"]["summary"] == "Now documented."
+
+
+def test_a_batch_large_enough_for_worker_processes(git_repo: Path) -> None:
+    from regauto.automation import disk_jobs
+
+    n = disk_jobs.PARALLEL_MIN // 3 + 1
+    files: dict[str, str | bytes] = {}
+    for i in range(n):
+        files[f"pkg/m{i}.py"] = f'"""Module {i}."""\n\ndef f{i}():\n    pass\n'
+        files[f"docs/d{i}.md"] = f"# Doc {i}\n"
+        files[f"data/x{i}.json"] = f'{{"i": {i}}}\n'
+    make_tree(git_repo, files)
+    sync(git_repo, "--all")
+    reg = by_path(git_repo)
+    assert len(reg) == len(files) and set(reg) == documents_on_disk(git_repo)
+    assert len({r["doc_id"] for r in reg.values()}) == len(reg)
+    stored = git_blobs(git_repo)
+    for path, rec in reg.items():
+        assert rec["blob"] == stored[path][1], path
+    for i in range(n):
+        py = reg[f"pkg/m{i}.py"]
+        assert (git_repo / f"pkg/m{i}.py").read_text().startswith(f"# doc_id: {py['doc_id']}\n")
+        assert py["descriptor"]["functions"] == [f"f{i}()"]
+        doc = prefixed(git_repo, "docs", f"d{i}.md")
+        assert reg[doc]["descriptor"]["title"] == f"Doc {i}"
+    before = snapshot(git_repo)
+    assert "up to date" in sync(git_repo, "--all").stderr
+    assert snapshot(git_repo) == before

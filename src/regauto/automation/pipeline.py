@@ -24,9 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from regauto import docid
-from regauto.automation import classifier, descriptor_extractor, file_renamer, headers
+from regauto.automation import classifier, descriptor_extractor, disk_jobs, file_renamer, headers
 from regauto.automation.id_allocator import IdAllocator
-from regauto.automation.tree import FileContent, Index, Source, WorkTree
+from regauto.automation.tree import (
+    Content,
+    DiskFile,
+    FileContent,
+    Index,
+    Skipped,
+    Source,
+    WorkTree,
+)
 from regauto.errors import BadInputError
 from regauto.events.lock_manager import LockManager
 from regauto.events.suppression_manager import SuppressionManager
@@ -77,7 +85,7 @@ class PipelineResult:
 @dataclass
 class _Item:
     path: str
-    content: FileContent
+    content: Content
     cls: classifier.Classification
     mode: str  # the id_mode the file ends up with
     role: str
@@ -89,6 +97,8 @@ def bucket(path: str) -> str:
 
 
 class Pipeline:
+    describe = True  # extract descriptors (a dry run that only compares records may not)
+
     def __init__(
         self,
         project: Project,
@@ -108,7 +118,12 @@ class Pipeline:
         self.reader: Reader = open_reader(project)
         self.writer = open_writer(project)
         self.locks = LockManager(project.state_dir, timeout=self.config.lock_timeout_s)
-        self._descriptors: dict[tuple[str, str], dict[str, Any]] = {}
+        self._descriptors: dict[tuple[str, str], dict[str, Any]] = {}  # (kind, blob) ->
+        self._classes: dict[tuple[str, str, str], classifier.Classification] = {}
+        self._header_ids: dict[tuple[str, str], str | None] = {}  # (kind, blob) -> claim
+        self._pending: dict[str, str] = {}  # path -> doc_id: header left to a disk job
+        self._failed: dict[str, str] = {}  # path -> why its disk job failed
+        self.contents: dict[str, Content | None] = {}
         self._allocator: IdAllocator | None = None
         self._suppress: SuppressionManager | None = None
 
@@ -136,7 +151,7 @@ class Pipeline:
         keys = sorted({bucket(p) for p in batch})
         with self.locks.paths(*keys):
             self.writer.ensure_recovered()
-            contents = self.source.read_many(list(batch))
+            contents = self._read(list(batch))
             result.skipped.update(self.source.skipped)
             skipped = self.source.skipped
             self.contents = {p: c for p, c in contents.items() if p not in skipped}
@@ -147,16 +162,40 @@ class Pipeline:
             )
         return result
 
+    def _read(self, paths: list[str]) -> dict[str, Content | None]:
+        """The batch's content.  From the work tree each file is read once, classified and
+        its header claim noted while its bytes are at hand; then only its hash and size
+        are kept (a :class:`DiskFile`): disk jobs read it again where it is needed."""
+        if not isinstance(self.source, WorkTree):
+            return {p: c for p, c in self.source.read_many(paths).items()}
+        out: dict[str, Content | None] = {}
+        for p, c in self.source.iter_read(paths):
+            if c is None or c.symlink:
+                out[p] = c
+                continue
+            self._claim(self._classify(c))  # both cached by content
+            out[p] = DiskFile(self.project.root, p, c.mode, c.size, c.blob)
+        return out
+
     # -- one attempt ----------------------------------------------------------------------
     def _compute(self, base: str, result: PipelineResult) -> PromotionPatch | None:
         result.new_ids.clear()
         result.updated.clear()
         result.deleted.clear()
+        self._pending.clear()
+        self._failed.clear()
         present = {p: c for p, c in self.contents.items() if c is not None}
         gone = [p for p, c in self.contents.items() if c is None]
         h, by_path = self.reader.by_paths(list(self.contents))
         if h != base:
             return self._retry_marker(base)
+        for rec in by_path.values():
+            # A descriptor is a function of the kind and the content: a file whose blob is
+            # the recorded one is not parsed again (a no-op sync of 100k files reads and
+            # hashes, nothing more).
+            kind, blob, desc = rec.get("kind"), rec.get("blob"), rec.get("descriptor")
+            if isinstance(kind, str) and isinstance(blob, str) and isinstance(desc, dict):
+                self._descriptors.setdefault((kind, blob), desc)
         items = {p: self._classify(c) for p, c in present.items()}
         claims = {p: self._claim(it) for p, it in items.items()}
         holders = self.reader.by_ids([c for c in claims.values() if c]) if any(
@@ -188,6 +227,9 @@ class Pipeline:
             new_path, it = self._carry(it, doc, result)
             final_items.append((new_path, it, doc))
         records = self._records(final_items)
+        if self._failed:
+            result.skipped.update(self._failed)
+            result.actions[:] = [a for a in result.actions if a.path not in self._failed]
         for rec in records:
             changes[rec["doc_id"]] = rec
         # Records that lost their file, or whose path now belongs to another id.
@@ -214,14 +256,18 @@ class Pipeline:
         return PromotionPatch(base, self.reason, "stale read", changes={})
 
     # -- the steps --------------------------------------------------------------------------
-    def _classify(self, c: FileContent) -> _Item:
-        cls = classifier.classify_content(c.path, c.data[:1024], executable=c.executable,
-                                          symlink=c.symlink)
+    def _classify(self, c: Content) -> _Item:
+        key = (c.path, c.mode, c.blob)
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = classifier.classify_content(c.path, c.head, executable=c.executable,
+                                              symlink=c.symlink)
+            self._classes[key] = cls
         rule = self.config.rule_for(c.path)
         return _Item(c.path, c, cls, self._mode_for(c, cls, rule.id_mode, rule.rename),
                      rule.role or cls.role)
 
-    def _mode_for(self, c: FileContent, cls: classifier.Classification, wanted: str | None,
+    def _mode_for(self, c: Content, cls: classifier.Classification, wanted: str | None,
                   rename: bool | None) -> str:
         mode = wanted or "registry"
         if c.symlink or cls.kind in ("binary", "symlink"):
@@ -229,15 +275,21 @@ class Pipeline:
         if mode == "prefix" and (rename is False or file_renamer.never_renamed(c.path)):
             return "registry"
         if mode == "header" and (headers.comment_style(cls.kind) is None or
-                                 len(c.data) > self.config.max_file_bytes):
+                                 c.size > self.config.max_file_bytes):
             return "registry"
         return mode
 
     def _claim(self, it: _Item) -> str | None:
         claimed = file_renamer.claimed_prefix_id(it.path)
         if claimed is None and not it.content.symlink and headers.comment_style(it.cls.kind):
-            claimed = headers.read_header_id(it.cls.kind, it.content.data)
+            claimed = self._header_id(it)
         return claimed
+
+    def _header_id(self, it: _Item) -> str | None:
+        key = (it.cls.kind, it.content.blob)
+        if key not in self._header_ids:
+            self._header_ids[key] = headers.read_header_id(it.cls.kind, it.content.data)
+        return self._header_ids[key]
 
     def _identity(
         self,
@@ -300,25 +352,28 @@ class Pipeline:
                     return path, it
                 result.actions.append(Action("rename", path, target, doc, True))
                 self._moved(path, target)
-                return target, _Item(target, FileContent(target, it.content.data,
-                                                         it.content.mode), it.cls, it.mode,
+                return target, _Item(target, it.content.renamed(target), it.cls, it.mode,
                                      it.role)
             result.actions.append(Action("rename", path, target, doc, False))
-        elif it.mode == "header" and headers.read_header_id(it.cls.kind, it.content.data) != doc:
-            new = headers.embed_header(it.cls.kind, it.content.data, doc)
-            if new is not None and self.mutate:
+        elif it.mode == "header" and self._header_id(it) != doc:
+            if self.mutate:
                 self._write_header(path, it.cls.kind, doc)
                 result.actions.append(Action("header", path, path, doc, True))
-                content = FileContent(path, new, it.content.mode)
-                self.contents[path] = content
-                return path, _Item(path, content, it.cls, it.mode, it.role)
-            result.actions.append(Action("header", path, path, doc, False))
+                if path in self._pending:
+                    return path, it  # the disk job writes it and describes the result
+                new = headers.embed_header(it.cls.kind, it.content.data, doc)
+                if new is not None:
+                    content = FileContent(path, new, it.content.mode)
+                    self.contents[path] = content
+                    return path, _Item(path, content, it.cls, it.mode, it.role)
+            else:
+                result.actions.append(Action("header", path, path, doc, False))
         return path, it
 
     def _moved(self, old: str, new: str) -> None:
         content = self.contents.pop(old)
         assert content is not None
-        self.contents[new] = FileContent(new, content.data, content.mode)
+        self.contents[new] = content.renamed(new)
 
     def _rename(self, src: str, dst: str) -> None:
         if not self.worktree.exists(src):
@@ -326,19 +381,14 @@ class Pipeline:
         file_renamer.rename(self.project.root, src, dst, on_rename=self._suppress_pair)
 
     def _write_header(self, path: str, kind: str, doc: str) -> None:
-        full = self.project.root / path
+        if isinstance(self.contents.get(path), DiskFile):
+            self._pending[path] = doc  # written by a disk job, next to its extraction
+            return
         try:
-            current = full.read_bytes()
-        except FileNotFoundError:
+            disk_jobs.write_header(self.project.root / path, kind, doc,
+                                   lambda: self._suppress_pair(path, path))
+        except (FileNotFoundError, Skipped):
             return
-        new = headers.embed_header(kind, current, doc)
-        if new is None or new == current:
-            return
-        tmp = full.with_name(f".{full.name}.regauto-header")
-        tmp.write_bytes(new)
-        os.chmod(tmp, os.stat(full).st_mode & 0o7777)
-        self._suppress_pair(path, path)
-        os.replace(tmp, full)
 
     def _suppress_pair(self, src: str, dst: str) -> None:
         if self._suppress is None:
@@ -346,13 +396,16 @@ class Pipeline:
         self._suppress.suppress_many({src, dst}, ttl_ms=self.config.watch.suppress_ms)
 
     def _records(self, items: list[tuple[str, _Item, str]]) -> list[Record]:
+        fresh = self._disk_work(items)
         todo = {(it.cls.kind, it.content.blob): it.content.data for _, it, _ in items
-                if (it.cls.kind, it.content.blob) not in self._descriptors}
+                if isinstance(it.content, FileContent)
+                and (it.cls.kind, it.content.blob) not in self._descriptors}
         self._extract_all(todo)
         out = []
         for path, it, doc in items:
-            data = it.content.data
-            blob = it.content.blob
+            if path in self._failed:
+                continue
+            content = fresh.get(path, it.content)
             out.append({
                 "path": path,
                 "doc_id": doc,
@@ -360,11 +413,46 @@ class Pipeline:
                 "kind": it.cls.kind,
                 "tags": sorted(it.cls.tags),
                 "role": it.role,
-                "blob": blob,
-                "size": len(data),
-                "descriptor": self._descriptors[(it.cls.kind, blob)],
+                "blob": content.blob,
+                "size": content.size,
+                "descriptor": self._descriptors[(it.cls.kind, content.blob)],
             })
         return out
+
+    def _disk_work(self, items: list[tuple[str, _Item, str]]) -> dict[str, DiskFile]:
+        """Pending headers and descriptors of work-tree files, by disk jobs that read the
+        files themselves; returns the content each file now has."""
+        jobs = []
+        for path, it, _ in items:
+            c = it.content
+            if not isinstance(c, DiskFile):
+                continue
+            key = (it.cls.kind, c.blob)
+            if not self.describe:
+                self._descriptors.setdefault(key, {})
+            if path in self._pending or key not in self._descriptors:
+                jobs.append(disk_jobs.Job(path, it.cls.kind, self._pending.get(path)))
+        if not jobs:
+            return {}
+        ctx = disk_jobs.Context(self.project.root, self.project.state_dir,
+                                self.config.max_file_bytes, self.config.watch.suppress_ms,
+                                self.describe)
+        kinds = {j.path: j.kind for j in jobs}
+        fresh: dict[str, DiskFile] = {}
+        for done in disk_jobs.run_all(ctx, jobs, self.progress):
+            doc = self._pending.pop(done.path, None)
+            if done.error:
+                self._failed[done.path] = done.error
+                continue
+            old = self.contents[done.path]
+            assert old is not None
+            new = DiskFile(self.project.root, done.path, old.mode, done.size, done.blob)
+            self.contents[done.path] = fresh[done.path] = new  # what a retry starts from
+            key = (kinds[done.path], done.blob)
+            self._descriptors[key] = done.descriptor if done.descriptor is not None else {}
+            if doc is not None:
+                self._header_ids[key] = doc
+        return fresh
 
     def _extract_all(self, todo: dict[tuple[str, str], bytes]) -> None:
         limit = self.config.max_file_bytes

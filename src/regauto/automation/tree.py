@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -42,9 +43,83 @@ class FileContent:
     def symlink(self) -> bool:
         return self.mode == MODE_LINK
 
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def head(self) -> bytes:
+        """The first KiB: all the classifier looks at."""
+        return self.data[:1024]
+
+    def renamed(self, path: str) -> FileContent:
+        return FileContent(path, self.data, self.mode)
+
+
+@dataclass(frozen=True)
+class DiskFile:
+    """A regular work-tree file known by its hash and size, its bytes left on disk.
+
+    A batch of 100k files then holds hashes, not a gigabyte of content: the pipeline's
+    workers read the files themselves (``disk_jobs``).  ``data`` reads the file again, as
+    it is now (the rare callers accept that it may have changed since it was hashed).
+    """
+
+    root: Path
+    path: str
+    mode: str
+    size: int
+    blob: str
+
+    @property
+    def executable(self) -> bool:
+        return self.mode == MODE_EXEC
+
+    @property
+    def symlink(self) -> bool:
+        return False
+
+    @property
+    def data(self) -> bytes:
+        try:
+            return read_regular(self.root / self.path)[0]
+        except (FileNotFoundError, Skipped):
+            return b""
+
+    @property
+    def head(self) -> bytes:
+        return self.data[:1024]
+
+    def renamed(self, path: str) -> DiskFile:
+        return DiskFile(self.root, path, self.mode, self.size, self.blob)
+
+
+Content = FileContent | DiskFile
+
 
 class Skipped(Exception):
     """The path exists but is not a document (FIFO, socket, device, directory)."""
+
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def read_regular(full: Path) -> tuple[bytes, int]:
+    """Content and ``st_mode`` of a regular file.  Never follows a symlink and never blocks
+    on a FIFO, even one swapped in after the caller's ``lstat``: raises ``Skipped`` for
+    anything but a regular file, ``FileNotFoundError`` when it is gone."""
+    try:
+        fd = os.open(full, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(full) from None
+    except OSError as e:  # ELOOP: a symlink; ENXIO: a FIFO without writer, a socket
+        raise Skipped(f"not a regular file ({e.strerror or e})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Skipped("not a regular file")
+        return f.read(), st.st_mode
 
 
 class Source(Protocol):
@@ -79,22 +154,27 @@ class WorkTree:
             return FileContent(path, os.fsencode(target), MODE_LINK)
         if not stat.S_ISREG(st.st_mode):
             raise Skipped("not a regular file")
-        with open(full, "rb") as f:
-            data = f.read()
-        return FileContent(path, data, MODE_EXEC if st.st_mode & 0o111 else MODE_FILE)
+        try:
+            data, st_mode = read_regular(full)
+        except FileNotFoundError:
+            return None
+        return FileContent(path, data, MODE_EXEC if st_mode & 0o111 else MODE_FILE)
 
     def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
-        out: dict[str, FileContent | None] = {}
+        return dict(self.iter_read(paths))
+
+    def iter_read(self, paths: list[str]) -> Iterator[tuple[str, FileContent | None]]:
+        """``read`` one path after another (so a caller can keep less than all the bytes);
+        odd files are left out and recorded in ``skipped``."""
         for p in paths:
             try:
-                out[p] = self.read(p)
+                yield p, self.read(p)
             except Skipped as e:
                 self.skipped[p] = str(e)
             except PermissionError:
                 self.skipped[p] = "permission denied"
             except IsADirectoryError:
                 self.skipped[p] = "a directory"
-        return out
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(self.root / path)
