@@ -105,18 +105,32 @@ def test_mutate_renames_once_and_does_not_loop(git_repo: Path, tmp_path: Path) -
         w.close()
 
 
-def test_a_file_still_being_written_waits_until_it_settles(watch: WatchProcess) -> None:
-    repo = watch.repo
+def test_a_file_still_being_written_waits_until_it_settles(git_repo: Path, tmp_path: Path
+                                                           ) -> None:
+    # min_age 1 s: ten times the gap between appends, so a loaded machine cannot fake a pause.
+    (git_repo / "regauto.toml").write_text("[watch]\nmin_age_ms = 1000\n")
+    (git_repo / "docs").mkdir()
+    watch = WatchProcess(git_repo, tmp_path / "watch.log")
+    repo = git_repo
     path = repo / "docs" / "growing.md"
     seen: list[tuple[float, str]] = []  # (time, blob) of every record observed
+    errors: list[BaseException] = []
     done = threading.Event()
 
     def observe() -> None:
-        while not done.is_set():
-            rec = records(repo).get("docs/growing.md")
-            if rec is not None:
-                seen.append((time.monotonic(), rec["blob"]))
-            time.sleep(0.03)
+        try:
+            while not done.is_set():
+                rec = records(repo).get("docs/growing.md")
+                if rec is not None:
+                    seen.append((time.monotonic(), rec["blob"]))
+                time.sleep(0.03)
+        except BaseException as e:  # reported by the test, not lost with the thread
+            errors.append(e)
+
+    def settled() -> bool:
+        if errors:
+            raise errors[0]
+        return bool(seen) and seen[-1][1] == blob_id(content)
 
     observer = threading.Thread(target=observe)
     observer.start()
@@ -129,10 +143,11 @@ def test_a_file_still_being_written_waits_until_it_settles(watch: WatchProcess) 
             with path.open("ab") as f:
                 f.write(f"line {i}\n".encode())
         last_write = time.monotonic()
-        wait_for("the settled file's record", lambda: seen and seen[-1][1] == blob_id(content))
+        wait_for("the settled file's record", settled, timeout=20)
     finally:
         done.set()
         observer.join()
+        watch.close()
     assert {b for _, b in seen} == {blob_id(content)}, "an intermediate version was registered"
     assert seen[0][0] > last_write
 

@@ -73,4 +73,6 @@ class WatchProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
+            print(f"--- regauto watch log ({self.log_path}):\n{self.log()}")  # shown on failure
