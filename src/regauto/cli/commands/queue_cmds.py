@@ -111,7 +111,7 @@ def add_cmd(
 def run_cmd(
     mutate: Optional[bool] = typer.Option(  # noqa: UP045
         None, "--mutate/--no-mutate",
-        help="Rename files / write headers (default: [watch] mutate, like the watcher).",
+        help="Rename files / write headers (default: the config's watch.mutate, like the watcher).",
     ),
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Jobs per pipeline run."),
 ) -> int:
