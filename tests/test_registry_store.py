@@ -11,6 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from regauto.errors import PatchError, RegistryFormatError
+from regauto.registry.id_index import IdIndex
+from regauto.registry.store import HASH_CACHE, RegistryStore
 from registry_helpers import (
     EMPTY_HASH,
     META,
@@ -23,9 +26,6 @@ from registry_helpers import (
     simple,
     write_shards,
 )
-from regauto.errors import PatchError, RegistryFormatError
-from regauto.registry.id_index import IdIndex
-from regauto.registry.store import HASH_CACHE, RegistryStore
 
 
 @pytest.fixture
@@ -146,7 +146,8 @@ def test_temp_and_foreign_files_are_not_part_of_the_hash(reg: Registry) -> None:
     assert reg.store.registry_hash() == before == manifest_hash(reg.dir)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.dictionaries(
         st.text(
@@ -283,3 +284,114 @@ def test_id_index_follows_other_registry_dirs(tmp_path: Path) -> None:
     index.sync(other.manifest())
     assert set(index.shards_of([doc_id(1), doc_id(2)])) == {doc_id(2)}
     index.close()
+
+
+def _index_rows(reg: Registry) -> list[tuple[str, str, str]]:
+    index = IdIndex(reg.store)
+    try:
+        index.sync(reg.store.manifest())
+        return sorted((d, s, p) for d, places in index.all_ids().items() for s, p in places)
+    finally:
+        index.close()
+
+
+def _true_rows(reg: Registry) -> list[tuple[str, str, str]]:
+    return sorted((r["doc_id"], shard_name(r["path"]), r["path"]) for r in reg.store.load_all())
+
+
+def test_id_index_stays_exact_through_many_writes(reg: Registry) -> None:
+    """The writer updates only the rows of the records a patch changes; after adds,
+    edits, moves (across shards) and deletes the index equals one rebuilt from scratch."""
+    import random
+
+    rng = random.Random(5)
+    live: dict[str, dict[str, Any]] = {}
+    w = reg.writer()
+    for step in range(25):
+        changes: dict[str, Any] = {}
+        for _ in range(rng.randint(1, 8)):
+            n = rng.randrange(60)
+            i = doc_id(n)
+            roll = rng.random()
+            if i not in live or roll < 0.3:
+                changes[i] = record(n, f"d{rng.randrange(40)}/f{n}.py")
+            elif roll < 0.6:
+                changes[i] = {"size": rng.randrange(10**6)}
+            elif roll < 0.8:
+                changes[i] = {"path": f"moved{step}/f{n}.py"}
+            else:
+                changes[i] = None
+        try:
+            w.apply(simple(w.current_hash(), changes))
+        except PatchError:
+            continue  # two records on one path: rejected whole, fine
+        live = {r["doc_id"]: r for r in reg.store.load_all()}
+        assert _index_rows(reg) == _true_rows(reg), f"step {step}"
+    # A cold rebuild agrees.
+    (reg.state / "state.db").unlink()
+    for extra in reg.state.glob("state.db-*"):
+        extra.unlink()
+    assert _index_rows(reg) == _true_rows(reg)
+
+
+def test_writer_keeps_noncanonical_lines_and_reads_them_right(reg: Registry) -> None:
+    """Lines of another shape (keys reordered, a non-string doc_id) are parsed, kept
+    byte for byte, and still count for the unique-path check."""
+    shard = shard_name("dir/a.py")
+    p1, p2 = [p for p in (f"dir/x{i}.py" for i in range(5000)) if shard_name(p) == shard][:2]
+    a = record(1, "dir/a.py")
+    odd = dict(reversed(list(record(2, p1).items())))
+    weird = {**record(3, p2), "doc_id": 42}
+    write_shards(reg.dir, [a])
+    lines = [json.dumps(odd), json.dumps(weird, ensure_ascii=False)]
+    (reg.dir / shard).write_text(canonical_line(a) + "\n" + "\n".join(lines) + "\n")
+    w = reg.writer()
+    w.apply(simple(w.current_hash(), {doc_id(1): {"size": 5}}))  # index built here
+    text = (reg.dir / shard).read_text()
+    assert all(ln + "\n" in text for ln in lines)
+    w.apply(simple(w.current_hash(), {doc_id(1): {"size": 6}}))  # lazily read this time
+    assert all(ln + "\n" in (reg.dir / shard).read_text() for ln in lines)
+    with pytest.raises(PatchError, match="two records"):
+        w.apply(simple(w.current_hash(), {doc_id(9): record(9, p1)}))
+    with pytest.raises(PatchError, match="two records"):
+        w.apply(simple(w.current_hash(), {doc_id(9): record(9, p2)}))
+    # A change of the odd record by its id finds it.
+    w.apply(simple(w.current_hash(), {doc_id(2): {"role": "doc"}}))
+    assert reg.records()[doc_id(2)]["role"] == "doc"
+
+
+def test_hand_truncated_line_is_caught_even_with_a_warm_index(reg: Registry) -> None:
+    recs = [record(i, f"same/{i}") for i in range(30)]
+    _add(reg, recs)
+    w = reg.writer()
+    w.apply(simple(w.current_hash(), {doc_id(0): {"size": 1}}))  # index warm
+    shard = reg.dir / shard_name(recs[0]["path"])
+    lines = shard.read_text().split("\n")
+    lines[0] = lines[0][:60]  # still starts like a canonical line
+    shard.write_text("\n".join(lines))
+    before = manifest_hash(reg.dir)
+    with pytest.raises(RegistryFormatError, match=rf"{shard.name}:1: malformed JSON"):
+        w.apply(simple(before, {doc_id(0): {"size": 2}}))
+    assert manifest_hash(reg.dir) == before
+
+
+def test_warm_writer_parses_only_what_it_touches(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add(reg, [record(i) for i in range(200)])
+    w = reg.writer()
+    w.apply(simple(w.current_hash(), {doc_id(0): {"size": 1}}))  # index warm
+    parsed: list[str] = []
+    real_loads = json.loads
+
+    def counting_loads(text: str, *a: Any, **k: Any) -> Any:
+        if text.startswith('{"path"') or text.startswith("["):
+            parsed.append(text)  # a record line, or a whole shard
+        return real_loads(text, *a, **k)
+
+    monkeypatch.setattr("regauto.registry.store.json.loads", counting_loads)
+    res = w.apply(simple(w.current_hash(), {doc_id(i): {"size": 7} for i in range(1, 6)}))
+    assert res.records_changed == 5
+    assert len(parsed) == 5, "only the five changed lines are parsed"
+    monkeypatch.undo()
+    assert all(reg.records()[doc_id(i)]["size"] == 7 for i in range(1, 6))

@@ -11,7 +11,7 @@ from regauto.project import Project
 from regauto.registry import journal, writer_stats
 from regauto.registry.id_index import IdIndex
 from regauto.registry.records import Record, shard_of
-from regauto.registry.store import RegistryStore, hash_of_manifest
+from regauto.registry.store import RegistryStore, gc_paused, hash_of_manifest
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Reader:
     def snapshot(self, shards: list[str] | None = None) -> Snapshot:
         """The hash and the records (of ``shards``, default all) read under the registry lock,
         so the hash is exactly that of the records returned."""
-        with self.locks.registry(timeout=self.timeout):
+        with self.locks.registry(timeout=self.timeout), gc_paused():
             self._recover_locked()
             manifest = self.store.manifest()
             names = self.store.shard_names() if shards is None else shards

@@ -30,7 +30,14 @@ from regauto.registry import backups, journal, records, writer_stats
 from regauto.registry.id_index import IdIndex
 from regauto.registry.promotion_patch import PromotionPatch, merge_patch
 from regauto.registry.records import META_NAME, META_TEXT, Record
-from regauto.registry.store import TMP_MARK, RegistryStore, Shard, hash_of_manifest, text_sha256
+from regauto.registry.store import (
+    TMP_MARK,
+    RegistryStore,
+    ShardLines,
+    gc_paused,
+    hash_of_manifest,
+    text_sha256,
+)
 
 # Test seams for the fault-injection and kill -9 tests: name a step, and the writer raises
 # (REGAUTO_TEST_FAULT) or SIGKILLs itself (REGAUTO_TEST_CRASH) when it reaches it.
@@ -58,7 +65,8 @@ class _Plan:
     manifest: dict[str, str]
     old_texts: dict[str, str | None]
     new_texts: dict[str, str | None]
-    records_by_shard: dict[str, list[Record]]
+    # (doc_id, path) of every record of each planned shard, for the id index
+    rows_by_shard: dict[str, list[tuple[str | None, str | None]]]
     changed_ids: list[str] = field(default_factory=list)
 
 
@@ -110,7 +118,7 @@ class RegistryWriterService:
 
     # -- the write path --------------------------------------------------------------------
     def apply(self, patch: PromotionPatch) -> WriteResult:
-        with self.locks.registry(timeout=self.lock_timeout):
+        with self.locks.registry(timeout=self.lock_timeout), gc_paused():
             result = self._apply_locked(patch)
         if result.changed:
             for hook in self.post_write_hooks:
@@ -150,9 +158,9 @@ class RegistryWriterService:
         )
         nbytes = self._write_atomically(writes, current, target)
         self._verify(target, writes, plan)
-        self.index.replace_shards(
-            {n: (target_manifest.get(n), plan.records_by_shard.get(n, [])) for n in writes
-             if n != META_NAME}
+        self.index.record_write(
+            {n: (manifest.get(n), target_manifest.get(n)) for n in writes if n != META_NAME},
+            plan.rows_by_shard, plan.changed_ids, patch.repair_shards,
         )
         writer_stats.bump(
             self.store.state_dir, writes=1, bytes_written=nbytes, last_write=time.time()
@@ -296,11 +304,18 @@ class RegistryWriterService:
         meta_problem = self.store.read_meta_problem()
         if meta_problem and "canonical" not in meta_problem and not patch.repair_shards:
             raise RegistryFormatError(meta_problem)
-        shards: dict[str, Shard] = {}
+        shards: dict[str, ShardLines] = {}
+        indexed: list[dict[str, str]] = []
 
         def load(names: set[str]) -> None:
+            # A shard whose exact content the id index was built from has been parsed whole
+            # before: take its lines by their prefix and parse only the records we touch.
+            # (Asked once per plan, after the simple and complex modes have synced it.)
+            if not indexed:
+                indexed.append(self.index.shard_hashes())
             for n in sorted(names - set(shards)):
-                shards[n] = self.store.read_shard(n)
+                verified = n in manifest and indexed[0].get(n) == manifest[n]
+                shards[n] = self.store.read_shard_lines(n, verified)
 
         if patch.changes is not None:
             final = self._final_simple(patch.changes, manifest, load, shards)
@@ -309,54 +324,56 @@ class RegistryWriterService:
             final = self._final_complex(patch.operations, manifest, load, shards)
         load({records.shard_of(r["path"]) for r in final.values() if r is not None})
         load(set(patch.repair_shards))
-        by_shard: dict[str, list[tuple[Record, str | None]]] = {n: [] for n in shards}
-        changed_ids = []
+        # entries: (path, doc_id, original line or None, record to dump or None)
+        Entry = tuple[str | None, str | None, str | None, Record | None]
+        by_shard: dict[str, list[Entry]] = {n: [] for n in shards}
+        old_by_id: dict[str, Record | None] = {}
         for n, shard in shards.items():
             repair = n in patch.repair_shards
-            for rec, line in zip(shard.records, shard.lines, strict=True):
-                if rec.get("doc_id") in final:
+            out = by_shard[n]
+            for i, (path, doc) in enumerate(shard.keys):
+                if doc in final:
+                    old_by_id.setdefault(doc, shard.record(i))
                     continue
                 if repair:
+                    rec = shard.record(i)
                     if records.problems(rec) or _path_problem(rec):
                         continue
-                    by_shard[n].append((rec, None))
+                    out.append((path, doc, None, rec))
                 else:
-                    by_shard[n].append((rec, line))
-        old_by_id: dict[str, Record | None] = {}
-        for shard in shards.values():
-            for rec in shard.records:
-                if rec.get("doc_id") in final:
-                    old_by_id.setdefault(rec["doc_id"], rec)
+                    out.append((path, doc, shard.lines[i], None))
+        changed_ids = []
         for doc_id, new_rec in final.items():
             if new_rec != old_by_id.get(doc_id):
                 changed_ids.append(doc_id)
             if new_rec is not None:
-                by_shard[records.shard_of(new_rec["path"])].append((new_rec, None))
+                by_shard[records.shard_of(new_rec["path"])].append(
+                    (new_rec["path"], doc_id, None, new_rec))
         new_texts: dict[str, str | None] = {}
         old_texts: dict[str, str | None] = {}
-        recs_by_shard: dict[str, list[Record]] = {}
+        rows: dict[str, list[tuple[str | None, str | None]]] = {}
         for n, entries in by_shard.items():
-            _check_unique_paths(n, entries, final)
-            entries.sort(key=lambda e: records.sort_key(e[0]))
-            text = "".join((line if line is not None else records.dumps(r)) + "\n"
-                           for r, line in entries)
+            _check_unique_paths(entries, final)
+            entries.sort(key=_entry_order)
+            text = "".join((line if line is not None else records.dumps(rec or {})) + "\n"
+                           for _, _, line, rec in entries)
             old_texts[n] = shards[n].text if (self.store.dir / n).exists() else None
             new_texts[n] = text or None
-            recs_by_shard[n] = [r for r, _ in entries]
+            rows[n] = [(doc, path) for path, doc, _, _ in entries]
         meta_text = self.store.read_text(META_NAME)
         old_texts[META_NAME] = meta_text
         if any(new_texts[n] != old_texts[n] for n in new_texts) or (
             patch.repair_shards and meta_text != META_TEXT
         ):
             new_texts[META_NAME] = META_TEXT
-        return _Plan(manifest, old_texts, new_texts, recs_by_shard, changed_ids)
+        return _Plan(manifest, old_texts, new_texts, rows, changed_ids)
 
     def _final_simple(
         self,
         changes: dict[str, dict[str, Any] | None],
         manifest: dict[str, str],
         load: Callable[[set[str]], None],
-        shards: dict[str, Shard],
+        shards: dict[str, ShardLines],
     ) -> dict[str, Record | None]:
         for doc_id, fields in changes.items():
             if not docid.is_valid(doc_id):
@@ -389,7 +406,7 @@ class RegistryWriterService:
         ops: list[dict[str, Any]],
         manifest: dict[str, str],
         load: Callable[[set[str]], None],
-        shards: dict[str, Shard],
+        shards: dict[str, ShardLines],
     ) -> dict[str, Record | None]:
         ids: set[str] = set()
         whole = False
@@ -450,13 +467,13 @@ def _write_temp(path: Path, data: bytes, step: Callable[[str], None]) -> None:
         os.close(fd)
 
 
-def _current_records(shards: dict[str, Shard], ids: set[str] | None) -> dict[str, Record]:
+def _current_records(shards: dict[str, ShardLines], ids: set[str] | None) -> dict[str, Record]:
     out: dict[str, Record] = {}
     for name in sorted(shards):
-        for rec in shards[name].records:
-            i = rec.get("doc_id")
-            if isinstance(i, str) and (ids is None or i in ids):
-                out.setdefault(i, rec)
+        shard = shards[name]
+        for i, (_, doc) in enumerate(shard.keys):
+            if doc is not None and (ids is None or doc in ids) and doc not in out:
+                out[doc] = shard.record(i)
     return out
 
 
@@ -485,15 +502,21 @@ def _validated(doc_id: str, rec: Record) -> Record:
     return rec
 
 
+def _entry_order(entry: tuple[str | None, str | None, str | None, Record | None]) -> bytes:
+    path = entry[0]
+    return path.encode("utf-8", "surrogateescape") if path is not None else b""
+
+
 def _check_unique_paths(
-    shard: str, entries: list[tuple[Record, str | None]], final: dict[str, Record | None]
+    entries: list[tuple[str | None, str | None, str | None, Record | None]],
+    final: dict[str, Record | None],
 ) -> None:
-    seen: dict[str, str] = {}
-    for rec, _ in entries:
-        path, doc_id = rec.get("path"), rec.get("doc_id")
-        if not isinstance(path, str):
+    seen: dict[str, str | None] = {}
+    for path, doc_id, _, _ in entries:
+        if path is None:
             continue
-        other = seen.get(path)
-        if other is not None and (doc_id in final or other in final):
-            raise PatchError(f"path {path!r} would be held by two records ({other}, {doc_id})")
-        seen[path] = str(doc_id)
+        if path in seen:
+            other = seen[path]
+            if doc_id in final or other in final:
+                raise PatchError(f"path {path!r} would be held by two records ({other}, {doc_id})")
+        seen[path] = doc_id

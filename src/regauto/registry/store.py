@@ -9,9 +9,12 @@ not a 40 MB read.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,77 @@ class Shard:
     records: list[Record] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     text: str = ""
+
+
+@dataclass
+class ShardLines:
+    """A shard as its lines, each with the ``(path, doc_id)`` read from its canonical prefix
+    (``{"path": …, "doc_id": "…", ``); a line is parsed as JSON only when asked for.
+
+    For the writer, which changes a few records of shards holding hundreds: parsing all
+    of them would make a 10-record patch cost in proportion to the registry's size."""
+
+    name: str
+    text: str = ""
+    lines: list[str] = field(default_factory=list)
+    keys: list[tuple[str | None, str | None]] = field(default_factory=list)
+    parsed: dict[int, Record] = field(default_factory=dict)
+    display: str = ""
+
+    def record(self, i: int) -> Record:
+        rec = self.parsed.get(i)
+        if rec is None:
+            rec = _parse_object(self.display, i + 1, self.lines[i])
+            self.parsed[i] = rec
+        return rec
+
+
+_HEAD = '{"path": "'
+_MID = '", "doc_id": "'
+
+
+def line_key(line: str) -> tuple[str, str] | None:
+    """``(path, doc_id)`` from a canonical line's prefix, or None when it has another shape.
+
+    Inside a JSON string every ``"`` is escaped, so the first ``", "doc_id": "`` ends the
+    path.  Only strings are taken; anything else is left to a real parse."""
+    if not line.startswith(_HEAD):
+        return None
+    end = line.find(_MID, len(_HEAD))
+    if end < 0:
+        return None
+    start = end + len(_MID)
+    doc_id = line[start:start + 16]
+    if line[start + 16:start + 19] != '", ' or '"' in doc_id or "\\" in doc_id:
+        return None
+    raw = line[len(_HEAD):end]
+    if "\\" in raw:
+        try:
+            raw = json.loads('"' + raw + '"')
+        except ValueError:
+            return None
+    return raw, doc_id
+
+
+def _parse_object(display: str, lineno: int, line: str) -> Record:
+    if not line.strip():
+        raise RegistryFormatError(f"{display}:{lineno}: empty line")
+    try:
+        rec = json.loads(line)
+    except (ValueError, RecursionError) as e:
+        msg = getattr(e, "msg", None) or "too deeply nested"
+        col = getattr(e, "colno", None)
+        where = f" at column {col}" if col is not None else ""
+        raise RegistryFormatError(f"{display}:{lineno}: malformed JSON ({msg}{where})") from None
+    if not isinstance(rec, dict):
+        raise RegistryFormatError(f"{display}:{lineno}: not a JSON object")
+    return rec
+
+
+def _key_of(rec: Record) -> tuple[str | None, str | None]:
+    path, doc_id = rec.get("path"), rec.get("doc_id")
+    return (path if isinstance(path, str) else None,
+            doc_id if isinstance(doc_id, str) else None)
 
 
 def is_registry_file(name: str) -> bool:
@@ -169,6 +243,34 @@ class RegistryStore:
             raise RegistryFormatError(
                 f"{self.display(name)}:{lineno}: malformed JSON ({e.msg} at column {e.colno})"
             ) from None
+        except RecursionError:
+            raise RegistryFormatError(
+                f"{self.display(name)}:{lineno}: malformed JSON (nested too deeply)"
+            ) from None
+
+    def read_shard_lines(self, name: str, verified: bool) -> ShardLines:
+        """The shard ``name`` for the writer.  ``verified``: this exact content was parsed
+        whole before (the id index holds its hash), so lines are taken by their prefix and
+        parsed on demand; otherwise every line is parsed now (a malformed one is an error
+        naming file and line, as in :meth:`read_shard`)."""
+        display = self.display(name)
+        if not verified:
+            shard = self.read_shard(name)
+            return ShardLines(name, shard.text, shard.lines, [_key_of(r) for r in shard.records],
+                              dict(enumerate(shard.records)), display)
+        text = self.read_text(name)
+        out = ShardLines(name, text or "", display=display)
+        if not text:
+            return out
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        out.lines = lines
+        keys: list[tuple[str | None, str | None] | None] = list(map(line_key, lines))
+        if None in keys:  # a line of another shape (hand-edited, merged): parse it
+            keys = [k if k is not None else _key_of(out.record(i)) for i, k in enumerate(keys)]
+        out.keys = keys  # type: ignore[assignment]  # no None left
+        return out
 
     def read_meta_problem(self) -> str | None:
         """None when ``meta.json`` is absent or canonical, else what is wrong with it."""
@@ -186,9 +288,26 @@ class RegistryStore:
     def load_all(self) -> list[Record]:
         """Every record of every shard (duplicates and invalid records included)."""
         out: list[Record] = []
-        for name in self.shard_names():
-            out.extend(self.read_shard(name).records)
+        with gc_paused():
+            for name in self.shard_names():
+                out.extend(self.read_shard(name).records)
         return out
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while loading many records.
+
+    JSON makes no reference cycles, but every few hundred new dicts trigger a collection
+    that walks all the live ones: loading 100k records took 2.3 s with it, 0.7 s without.
+    Process-wide; nesting and threads are safe (only the outermost pauser re-enables)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def hash_of_manifest(manifest: dict[str, str]) -> str:
