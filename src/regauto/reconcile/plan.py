@@ -24,20 +24,25 @@ what the pipeline is shown:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from regauto import docid
+from regauto import __version__, docid
 from regauto.automation import classifier, file_renamer, headers
 from regauto.automation.tree import MODE_EXEC, MODE_LINK
 from regauto.config import Config
-from regauto.errors import BadInputError
+from regauto.errors import BadInputError, RegautoError
 from regauto.project import Project, check_rel
 from regauto.reconcile import drift as D
 from regauto.reconcile.cache import Cache
 from regauto.reconcile.registry_view import Line, RegistryView
 from regauto.reconcile.tree_state import Doc, TreeState
 from regauto.registry.records import BLOB_RE, FIELDS, META_NAME, Record
+
+
+class ViewStale(RegautoError):
+    """The registry changed after the plan was made: plan again."""
 
 
 @dataclass
@@ -64,6 +69,31 @@ class Plan:
         return not (self.batch or self.extra or self.repair_shards)
 
 
+class Verified:
+    """Records found up to date with their file before, under this configuration: a record
+    line and a file (path, mode, blob) seen together and judged once are not judged again.
+    Keyed by a digest of everything the judgement reads, so it is never stale."""
+
+    def __init__(self, project: Project) -> None:
+        self.cache = Cache(project.state_dir, "records")
+        self.fingerprint = hashlib.sha256(
+            f"{__version__}\0{project.config!r}".encode()).hexdigest()
+        data = self.cache.load()
+        old = data.get("ok") if data.get("config") == self.fingerprint else None
+        self.old: set[bytes] = old if isinstance(old, set) else set()
+        self.new: set[bytes] = set()
+
+    @staticmethod
+    def key(path: str, mode: str, rec: Record) -> bytes:
+        text = "\0".join((path, mode, rec["doc_id"], rec["id_mode"], rec["kind"],
+                          ",".join(rec["tags"]), rec["role"], rec["blob"], str(rec["size"])))
+        return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+
+    def save(self) -> None:
+        self.cache.replace({"config": self.fingerprint, "ok": self.new})
+        self.cache.save()
+
+
 class Claims:
     """The doc_id a file claims (SPEC §4.2): a valid ``<id>_`` name prefix, else a header.
     Header claims are cached by (kind, blob): a file whose blob equals its record's is read
@@ -80,43 +110,41 @@ class Claims:
         hit = self.cache.get(key)
         if hit is not None:
             return hit or None
-        content = self.tree.content(path)
-        if content is None:
-            return None
-        found = headers.read_header_id(kind, content.data)
-        if content.blob == doc.blob:
+        data, verified = self.tree.head(path)
+        found = headers.read_header_id(kind, data)
+        if verified:
             self.cache.put(key, found or "")
         return found
 
     def kind(self, path: str, doc: Doc) -> str:
-        content = self.tree.content(path)
-        data = content.data[:1024] if content is not None else b""
+        data = b"" if doc.mode == MODE_LINK else self.tree.head(path)[0][:1024]
         return classifier.classify_content(path, data, executable=doc.mode == MODE_EXEC,
                                            symlink=doc.mode == MODE_LINK).kind
 
 
-def expected_mode(config: Config, path: str, kind: str, size: int, symlink: bool) -> str:
-    """The id_mode the pipeline gives this file (mirrors ``Pipeline._mode_for``)."""
+def expected(config: Config, path: str, kind: str, tags: tuple[str, ...], size: int,
+             symlink: bool) -> tuple[str, str]:
+    """The id_mode and role the pipeline gives this file (mirrors ``Pipeline._classify``
+    and ``Pipeline._mode_for``)."""
     rule = config.rule_for(path)
+    role = rule.role or classifier.role_for(path, kind, tags)
     mode = rule.id_mode or "registry"
     if symlink or kind in ("binary", "symlink"):
-        return "registry"
+        return "registry", role
     if mode == "prefix" and (rule.rename is False or file_renamer.never_renamed(path)):
-        return "registry"
+        return "registry", role
     if mode == "header" and (headers.comment_style(kind) is None or size > config.max_file_bytes):
-        return "registry"
-    return mode
+        return "registry", role
+    return mode, role
 
 
 def _up_to_date(config: Config, path: str, rec: Record, doc: Doc,
                 header_claim: str | None) -> bool:
     """Would the pipeline leave this record, whose blob equals the file's, as it is?"""
     symlink = doc.mode == MODE_LINK
-    mode = expected_mode(config, path, rec["kind"], rec["size"], symlink)
-    if mode != rec["id_mode"]:
-        return False
     tags = tuple(rec["tags"])
-    if (config.rule_for(path).role or classifier.role_for(path, rec["kind"], tags)) != rec["role"]:
+    mode, role = expected(config, path, rec["kind"], tags, rec["size"], symlink)
+    if mode != rec["id_mode"] or role != rec["role"]:
         return False
     if symlink != (tags == ("symlink",)):
         return False
@@ -152,7 +180,9 @@ def make_plan(project: Project, view: RegistryView, tree: TreeState, claims: Cla
     _excluded(plan, at_path)
     _duplicate_paths(plan, at_path, claims)
     gone = [p for p in plan.rec_at if p not in tree.docs and tree.adopt(p) is None]
-    effective = _documents(plan, project.config, claims)
+    verified = Verified(project)
+    effective = _documents(plan, project.config, claims, verified)
+    verified.save()
     by_id = _duplicate_ids(plan)
     plan.batch.update(p for p in gone if p not in tree.skipped)  # missing, or moved
     for paths in effective.values():
@@ -267,23 +297,33 @@ def _duplicate_ids(plan: Plan) -> dict[str, list[str]]:
     return by_id
 
 
-def _documents(plan: Plan, config: Config, claims: Claims) -> dict[str, list[str]]:
+def _documents(plan: Plan, config: Config, claims: Claims,
+               verified: Verified) -> dict[str, list[str]]:
     """Put every document the pipeline would change in the batch; return the paths by the
     id each one carries (claimed, else recorded)."""
     effective: dict[str, list[str]] = {}
+    rec_at, batch = plan.rec_at, plan.batch
     for p, doc in plan.tree.docs.items():
-        ln = plan.rec_at.get(p)
+        ln = rec_at.get(p)
         rec = ln.rec if ln is not None else None
-        prefix = file_renamer.claimed_prefix_id(p)
         if rec is not None and ln is not None and ln.valid and rec["blob"] == doc.blob:
+            key = verified.key(p, doc.mode, rec)
+            if key in verified.old:
+                verified.new.add(key)
+                effective.setdefault(rec["doc_id"], []).append(p)
+                continue
+            prefix = file_renamer.claimed_prefix_id(p)
             header = claims.header(p, rec["kind"], doc) if prefix is None or (
                 rec["id_mode"] == "header") else None
             if (prefix or header) not in (None, rec["doc_id"]) or not _up_to_date(
                     config, p, rec, doc, header):
-                plan.batch.add(p)
+                batch.add(p)
+            else:
+                verified.new.add(key)
         else:
+            prefix = file_renamer.claimed_prefix_id(p)
             header = claims.header(p, claims.kind(p, doc), doc) if prefix is None else None
-            plan.batch.add(p)
+            batch.add(p)
         claim = prefix or header
         plan.claims[p] = claim
         plan.header_claims[p] = header

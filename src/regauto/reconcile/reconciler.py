@@ -27,19 +27,22 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from typing import TYPE_CHECKING
 
 from regauto import __version__
-from regauto.automation.pipeline import PATH_LOCK_BUCKETS, PipelineResult
 from regauto.errors import CASConflict, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
 from regauto.reconcile import drift as D
 from regauto.reconcile import registry_view, restore
 from regauto.reconcile.cache import Cache
-from regauto.reconcile.plan import Claims, Plan, make_plan
-from regauto.reconcile.repair import RepairPipeline, ViewStale
-from regauto.reconcile.translate import translate
+from regauto.reconcile.plan import Claims, Plan, ViewStale, make_plan
 from regauto.reconcile.tree_state import TreeState, inclusion
+from regauto.registry.reader import open_reader
+
+if TYPE_CHECKING:
+    from regauto.automation.pipeline import PipelineResult
+    from regauto.reconcile.repair import RepairPipeline
 
 VERDICT_VERSION = "1"
 
@@ -53,24 +56,25 @@ class Reconciler:
     # -- the API -------------------------------------------------------------------------------
     def check(self, *, diff: bool = False) -> D.Report:
         """Read-only: every drift (registry, tree, generated outputs)."""
+        verdicts = Cache(self.project.state_dir, "verdict")
         for _ in range(self.config.cas_retries):
-            view = registry_view.load(self.project)
-            if view.malformed:
-                raise RegistryFormatError(restore.malformed_message(view))
             tree = TreeState(self.project, self.included)
-            verdict = self._verdict_key(view.hash, tree.prepare())
-            verdicts = Cache(self.project.state_dir, "verdict")
-            report = D.Report(registry_hash=view.hash)
-            if diff or verdicts.get("clean") != verdict:
+            registry_hash = open_reader(self.project).current_hash()
+            tree_key = tree.prepare()
+            report = D.Report(registry_hash=registry_hash)
+            if diff or verdicts.get("clean") != self._verdict_key(registry_hash, tree_key):
+                view = registry_view.load(self.project)
+                if view.malformed:
+                    raise RegistryFormatError(restore.malformed_message(view))
                 tree.complete()
                 plan = make_plan(self.project, view, tree, Claims(self.project, tree))
                 try:
-                    report.drifts, patch_preview = self._dry_run(plan, diff=diff)
+                    report.drifts, report.diff = self._dry_run(plan, diff=diff)
                 except (ViewStale, CASConflict):
                     continue
-                report.diff = patch_preview
+                report.registry_hash = view.hash
                 if not report.drifts and not tree.adopted:
-                    verdicts.put("clean", verdict)
+                    verdicts.put("clean", self._verdict_key(view.hash, tree_key))
                     verdicts.save()
             report.drifts = D.sort_drifts(report.drifts + self._output_drifts())
             return report
@@ -80,6 +84,10 @@ class Reconciler:
         """Repair every drift; with ``dry_run``, say what would be done and change nothing."""
         if dry_run:
             return self._fix_dry()
+        from regauto.automation.pipeline import PATH_LOCK_BUCKETS
+        from regauto.reconcile.repair import RepairPipeline
+        from regauto.reconcile.translate import translate
+
         locks = LockManager(self.project.state_dir, timeout=self.config.lock_timeout_s)
         report = D.Report(applied=True)
         keys = [f"bucket-{n:02d}" for n in range(PATH_LOCK_BUCKETS)]
@@ -130,6 +138,9 @@ class Reconciler:
         drifts = list(plan.drifts)
         if plan.empty:
             return drifts, ""
+        from regauto.reconcile.repair import RepairPipeline
+        from regauto.reconcile.translate import translate
+
         pipe = RepairPipeline(self.project, plan, dry_run=True, describe=diff)
         result = pipe.repair()
         drifts += translate(plan, result, pipe.assigned, pipe.patch)

@@ -33,7 +33,7 @@ from regauto.registry.store import RegistryStore, hash_of_manifest
 SUMMARY = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size")
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     shard: str
     lineno: int

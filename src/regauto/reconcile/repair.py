@@ -23,17 +23,12 @@ from regauto import docid
 from regauto.automation import file_renamer, id_allocator
 from regauto.automation.pipeline import Pipeline, PipelineResult, _Item
 from regauto.automation.tree import FileContent, WorkTree
-from regauto.errors import RegautoError
 from regauto.project import Project
-from regauto.reconcile.plan import Plan
+from regauto.reconcile.plan import Plan, ViewStale
 from regauto.registry.promotion_patch import PromotionPatch
 from regauto.registry.reader import Reader
 from regauto.registry.records import Record
 from regauto.registry.registry_writer_service import RegistryWriterService, WriteResult
-
-
-class ViewStale(RegautoError):
-    """The registry changed after the plan was made: plan again."""
 
 
 class ViewReader(Reader):

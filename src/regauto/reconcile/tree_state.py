@@ -34,6 +34,10 @@ from regauto.reconcile.cache import Cache
 
 MODE_GITLINK = "160000"
 RACY_NS = 2_000_000_000
+HEAD_BYTES = 65536  # a header is within the first lines (Markdown: its front matter)
+KEEP_BYTES = 256 * 1024  # changed files this small keep their bytes for the plan
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _UNMERGED = frozenset({"DD", "AU", "UD", "UA", "DU", "AA", "UU"})
 
 
@@ -65,6 +69,7 @@ class TreeState:
     renames: dict[str, str] = field(default_factory=dict)  # new path -> old path (git)
     skipped: dict[str, str] = field(default_factory=dict)
     key: str = ""
+    started_ns: int = field(default_factory=time.time_ns)
     adopted: bool = False  # a recorded file outside the listing (git-ignored) was found
     _read: dict[str, Doc] = field(default_factory=dict)
     _deleted: set[str] = field(default_factory=set)
@@ -90,19 +95,39 @@ class TreeState:
         except (IsADirectoryError, NotADirectoryError):
             self.skipped[path] = "a directory"
             return None
-        return None if c is None else Doc(path, c.blob, c.mode, c)
+        if c is None:
+            return None
+        return Doc(path, c.blob, c.mode, c if len(c.data) <= KEEP_BYTES else None)
 
-    def content(self, path: str) -> FileContent | None:
-        """The content of a listed document, reading it if this scan has not."""
+    def head(self, path: str, *, whole: bool = False) -> tuple[bytes, bool]:
+        """The first ``HEAD_BYTES`` of a listed document (all of it with ``whole``, or
+        when the head ends inside what a header search reads) and whether those bytes are
+        verified to be the listed blob's: read by this scan, or unchanged (same lstat
+        before and after the read) since before ``git status`` or the walk looked at it."""
         doc = self.docs.get(path)
         if doc is None:
-            return None
-        if doc.content is None:
-            fresh = self.read_doc(path)
-            if fresh is None or fresh.content is None:
-                return None
-            doc.content = fresh.content
-        return doc.content
+            return b"", False
+        if doc.content is not None:
+            return doc.content.data, True
+        full = self.project.root / path
+        try:
+            before = os.lstat(full)
+            if not stat.S_ISREG(before.st_mode):
+                return b"", False
+            fd = os.open(full, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read() if whole else f.read(HEAD_BYTES)
+            after = os.lstat(full)
+        except OSError:
+            return b"", False
+        sig = (before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_ino)
+        same = sig == (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino)
+        settled = max(after.st_mtime_ns, after.st_ctime_ns) < self.started_ns - RACY_NS
+        if not whole and len(data) == HEAD_BYTES:
+            body = data.removeprefix(b"\xef\xbb\xbf")
+            if data.count(b"\n") < 16 or (body.startswith(b"---") and b"\n---" not in body[3:]):
+                return self.head(path, whole=True)  # the header window is not all there
+        return data, same and settled
 
     def adopt(self, path: str) -> Doc | None:
         """A path the listing did not show (recorded, but ignored by git): a document if
