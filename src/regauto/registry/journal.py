@@ -96,7 +96,8 @@ def apply_ops(store: RegistryStore, journal: Journal) -> None:
 
 
 def finish(store: RegistryStore) -> None:
-    fsync_dir(store.dir)
+    if store.dir.is_dir():  # absent when a journal of another folder is being finished
+        fsync_dir(store.dir)
     j = journal_path(store.state_dir)
     try:
         os.unlink(j)
@@ -123,15 +124,15 @@ def recover(store: RegistryStore) -> str | None:
             journal: Journal | None = Journal.from_bytes(jpath.read_bytes())
         except (ValueError, KeyError, TypeError):
             journal = None  # cannot happen for a renamed-into-place journal; be safe
-        if journal is not None and Path(journal.registry_dir) == store.dir:
-            apply_ops(store, journal)
+        target = _journal_target(store, journal) if journal is not None else None
+        if journal is not None and target is not None:
+            apply_ops(target, journal)
+            if target is not store:
+                _remove_temps(target)
+                fsync_dir(target.dir)
             outcome = "rolled forward"
         finish(store)
-    for name in store.temp_files():
-        try:
-            os.unlink(store.dir / name)
-        except FileNotFoundError:
-            continue
+    if _remove_temps(store):
         outcome = outcome or "rolled back"
     stale_tmp = store.state_dir / (JOURNAL_NAME + ".tmp")
     if stale_tmp.exists():
@@ -140,3 +141,29 @@ def recover(store: RegistryStore) -> str | None:
     if outcome == "rolled back" and store.dir.exists():
         fsync_dir(store.dir)
     return outcome
+
+
+def _journal_target(store: RegistryStore, journal: Journal) -> RegistryStore | None:
+    """The registry a committed journal must be rolled forward in.  Normally ``store``; if
+    the configuration now names another folder, the journal's own (else it would keep its
+    temps and half the write); if that folder is gone because the repository moved, this
+    one when the journal's temps are here."""
+    named = Path(journal.registry_dir)
+    if named == store.dir:
+        return store
+    if named.is_dir():
+        return RegistryStore(named, store.state_dir)
+    if any(tmp is not None and (store.dir / tmp).exists() for _, tmp in journal.ops):
+        return store
+    return None
+
+
+def _remove_temps(store: RegistryStore) -> bool:
+    removed = False
+    for name in store.temp_files():
+        try:
+            os.unlink(store.dir / name)
+        except FileNotFoundError:
+            continue
+        removed = True
+    return removed
