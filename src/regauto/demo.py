@@ -95,7 +95,8 @@ class Demo:
 
         self.step("3. regauto sync --all: ids assigned, docs renamed, Python files headed")
         self.regauto("sync", "--all")
-        self.regauto("generate")
+        self.regauto("generate", "--check")
+        self.run("cat", "docs/INDEX.md")
         self.regauto("ls")
         self.run("head", "-3", "src/demo_pkg/core.py")
         self.regauto("show", "src/demo_pkg/core.py")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,9 +161,8 @@ class RegistryWriterService:
             {n: (manifest.get(n), target_manifest.get(n)) for n in writes if n != META_NAME},
             plan.rows_by_shard, plan.changed_ids, patch.repair_shards,
         )
-        writer_stats.bump(
-            self.store.state_dir, writes=1, bytes_written=nbytes, last_write=time.time()
-        )
+        writer_stats.bump(self.store.state_dir, writes=1, bytes_written=nbytes,
+                          last_write=writer_stats.now_iso())
         return WriteResult(
             True, current, target, tuple(sorted(writes)), len(plan.changed_ids), nbytes,
             tuple(sorted(plan.changed_ids)),
@@ -222,9 +220,8 @@ class RegistryWriterService:
                          self.keep_backups)
             nbytes = self._write_atomically(writes, current, target)
             self._verify(target, writes, _Plan(manifest, old, dict(writes), {}))
-            writer_stats.bump(
-                self.store.state_dir, writes=1, bytes_written=nbytes, last_write=time.time()
-            )
+            writer_stats.bump(self.store.state_dir, writes=1, bytes_written=nbytes,
+                              last_write=writer_stats.now_iso())
         return WriteResult(True, current, target, tuple(sorted(writes)), 0, nbytes)
 
     def _step(self, name: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ def load(state_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     return data
+
+
+def now_iso() -> str:
+    """The current UTC time, as ``last_write`` records it (ISO 8601, seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def bump(state_dir: Path, **changes: Any) -> None:
