@@ -66,6 +66,13 @@ def check_rel(rel: str, *, what: str = "path") -> str:
         raise BadInputError(f"{what}: empty path")
     if "\0" in rel or ("\\" in rel and os.sep == "/" and rel.startswith("\\")):
         raise BadInputError(f"{what}: invalid character in path")
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        # git hands such names over as bytes; the registry is UTF-8 JSON and cannot hold them.
+        raise BadInputError(
+            f"{what}: file name {rel!r} is not valid UTF-8; rename it to register it"
+        ) from None
     if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
         raise BadInputError(f"{what}: absolute path {rel!r}; paths must be relative")
     parts = rel.split("/")

@@ -516,7 +516,10 @@ def rel_paths(project: Project, args: Iterable[str]) -> list[str]:
         rel = "" if absolute == project.root else project.rel(a)
         full = project.root / rel if rel else project.root
         prefix = rel + "/" if rel else ""
-        is_dir = full.is_dir() and not full.is_symlink()
+        try:
+            is_dir = full.is_dir() and not full.is_symlink()
+        except OSError as e:  # e.g. a name longer than the file system allows
+            raise BadInputError(f"{a}: {e.strerror}") from None
         if not is_dir:
             out.append(rel)
             if os.path.lexists(full):
