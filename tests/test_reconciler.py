@@ -493,3 +493,20 @@ def _blob(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_rename_into_a_name_another_rename_vacates(git_repo: Path) -> None:
+    """The dry run simulates renames in order, as the real run makes them: ``docs/<X>_a.md``
+    (a copy claiming X) moves away to its new id first, then ``docs/a.md`` takes the name."""
+    setup_repo(git_repo)
+    make_tree(git_repo, {"docs/a.md": "# A\n"})
+    _register_without_mutating(git_repo, "docs/a.md")
+    doc = ids(git_repo)["docs/a.md"]
+    make_tree(git_repo, {f"docs/{doc}_a.md": "# A, copied\n"})
+    reports_exactly(git_repo, ("duplicate_id", f"docs/{doc}_a.md", doc),
+                    ("misnamed", "docs/a.md", doc))
+    fixes(git_repo)
+    after = ids(git_repo)
+    assert after[f"docs/{doc}_a.md"] == doc
+    assert (git_repo / f"docs/{doc}_a.md").read_text() == "# A\n"
+    assert len(after) == len(BASE) + 1 + 1

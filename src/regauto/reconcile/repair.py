@@ -88,6 +88,8 @@ class RepairPipeline(Pipeline):
         self.describe = describe
         self.reader = ViewReader(plan, self.reader)
         self.assigned: dict[str, str] = {}  # path (before any rename) -> doc_id
+        self._vacated: set[str] = set()  # dry run: names renamed away
+        self._taken: set[str] = set()  # dry run: names renamed to
         self.patch: PromotionPatch | None = None
         if dry_run:
             self.dry_writer = DryWriter(self.writer)
@@ -154,9 +156,16 @@ class RepairPipeline(Pipeline):
     def _rename(self, src: str, dst: str) -> None:
         if not self.dry_run:
             super()._rename(src, dst)
-        elif os.path.lexists(self.project.root / dst):
+            return
+        # Simulated: a name an earlier simulated rename vacated is free, one it took is not.
+        taken = dst in self._taken or (
+            dst not in self._vacated and os.path.lexists(self.project.root / dst))
+        if taken:
             raise file_renamer.RenameError(
                 f"cannot rename {src!r} to {dst!r}: the destination exists; nothing was changed")
+        self._vacated.add(src)
+        self._taken.discard(src)
+        self._taken.add(dst)
 
     def _write_header(self, path: str, kind: str, doc: str) -> None:
         if not self.dry_run:
