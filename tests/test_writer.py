@@ -64,14 +64,22 @@ def test_cas_conflict_changes_nothing(reg: Registry) -> None:
 def test_result_hash_is_the_new_registry_hash(reg: Registry) -> None:
     w = reg.writer()
     base = w.current_hash()
+    before = snapshot(reg.dir)
     res = w.apply(simple(base, _multi_shard_change(reg)))
     assert res.changed and res.base_hash == base
     assert res.new_hash == manifest_hash(reg.dir) == reg.hash()
     assert set(res.changed_ids) == set(_multi_shard_change(reg))
     assert res.records_changed == len(_multi_shard_change(reg))
     # The shards it changed were backed up first.
-    (_folder, meta), *_ = listing(reg.state)
+    (folder, meta), *_ = listing(reg.state)
     assert meta["base_hash"] == base and meta["target_hash"] == res.new_hash
+    saved = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "backup.json"}
+    assert saved == {n: before[n] for n in res.shards_written if n in before}
+    assert sorted(meta["absent"]) == sorted(n for n in res.shards_written if n not in before)
+    # The backup keeps the old bytes however the registry changes afterwards.
+    w.apply(simple(w.current_hash(), {doc_id(i): {"size": 1} for i in range(2, N)}))
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "backup.json"} == (
+        saved)
 
 
 # -- faults at every step --------------------------------------------------------------------
@@ -88,6 +96,7 @@ def test_injected_fault_leaves_old_or_new_hash_and_no_leftovers(
     before = snapshot(reg.dir)
     changes = _multi_shard_change(reg)
     stats = writer_stats.load(reg.state)
+    n_backups = len(listing(reg.state))
     monkeypatch.setenv(FAULT_ENV, step)
     w = reg.writer()
     patch = simple(base, changes)
@@ -96,6 +105,7 @@ def test_injected_fault_leaves_old_or_new_hash_and_no_leftovers(
             w.apply(patch)
         assert snapshot(reg.dir) == before
         assert reg.hash() == base
+        assert len(listing(reg.state)) == n_backups, "no backup of a write that never was"
     elif step == "verify":
         # The write landed but could not be verified: it is undone.
         with pytest.raises(RegistryFormatError, match="verification"):

@@ -148,14 +148,20 @@ class RegistryWriterService:
                 target_manifest[n] = text_sha256(t)
         target_manifest.setdefault(META_NAME, text_sha256(META_TEXT))
         target = hash_of_manifest(target_manifest)
-        backups.save(
+        folder = backups.save(
             self.store.state_dir,
             {n: plan.old_texts.get(n) for n in writes},
             current,
             target,
             self.keep_backups,
+            source_dir=self.store.dir,
         )
-        nbytes = self._write_atomically(writes, current, target)
+        try:
+            nbytes = self._write_atomically(writes, current, target)
+        except BaseException:
+            if not journal.journal_path(self.store.state_dir).exists():
+                backups.discard(folder)  # rolled back: nothing was written
+            raise
         self._verify(target, writes, plan)
         self.index.record_write(
             {n: (manifest.get(n), target_manifest.get(n)) for n in writes if n != META_NAME},
@@ -216,8 +222,10 @@ class RegistryWriterService:
                     target_manifest[n] = text_sha256(t)
             target_manifest.setdefault(META_NAME, text_sha256(META_TEXT))
             target = hash_of_manifest(target_manifest)
+            # Linked, not written: the old bytes exactly, even where ``old`` decoded them
+            # with replacement characters.
             backups.save(self.store.state_dir, {n: old[n] for n in writes}, current, target,
-                         self.keep_backups)
+                         self.keep_backups, source_dir=self.store.dir)
             nbytes = self._write_atomically(writes, current, target)
             self._verify(target, writes, _Plan(manifest, old, dict(writes), {}))
             writer_stats.bump(self.store.state_dir, writes=1, bytes_written=nbytes,
