@@ -395,3 +395,85 @@ def test_warm_writer_parses_only_what_it_touches(
     assert len(parsed) == 5, "only the five changed lines are parsed"
     monkeypatch.undo()
     assert all(reg.records()[doc_id(i)]["size"] == 7 for i in range(1, 6))
+
+
+def _same_shard(*names: str) -> list[str]:
+    """``names`` under one folder chosen so that they all land in one shard."""
+    for k in range(100_000):
+        paths = [f"t{k}/{n}" for n in names]
+        if len({shard_name(p) for p in paths}) == 1:
+            return paths
+    raise AssertionError("no folder found")
+
+
+# Pairs whose line order (JSON text) differs from their path order: a prefix followed by a
+# character below '"', and characters that JSON escapes.
+_TRICKY = [
+    *_same_shard("a", "a b"), *_same_shard("a", "a!"), *_same_shard('a"', "a#"),
+    *_same_shard("a\\", "a]"), *_same_shard("a", "a\t"), *_same_shard("ä", "z"),
+    *_same_shard("x", "x\u2028"), "日本", "e\u0301",
+]
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(
+    st.dictionaries(
+        st.integers(0, 40),
+        st.one_of(st.none(), st.sampled_from(_TRICKY), st.integers(0, 10**6)),
+        min_size=1, max_size=8,
+    ),
+    min_size=1, max_size=12,
+))
+def test_ordered_fast_path_writes_what_the_full_rebuild_writes(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[dict[int, Any]]
+) -> None:
+    """The writer edits an ordered shard by binary search; forced to read every line
+    instead (no shard vouched for by the index), it must produce the same bytes and the
+    same accept/reject decisions, for paths whose JSON escapes and prefixes make line
+    order differ from path order."""
+    from regauto.registry.id_index import IdIndex as Index
+
+    fast, slow = (Registry(tmp_path_factory.mktemp(k)) for k in ("fast", "slow"))
+    real = Index.shard_hashes
+    for step in steps:
+        outcomes = []
+        for reg in (fast, slow):
+            w = reg.writer()
+            changes: dict[str, Any] = {}
+            for n, what in step.items():
+                if what is None:
+                    changes[doc_id(n)] = None
+                elif isinstance(what, int):
+                    changes[doc_id(n)] = record(n, f"p/{n}", size=what)
+                else:
+                    changes[doc_id(n)] = record(n, what)
+            if reg is slow:
+                Index.shard_hashes = lambda self: {}  # type: ignore[method-assign]
+            try:
+                w.apply(simple(w.current_hash(), changes))
+                outcomes.append("ok")
+            except PatchError as e:
+                outcomes.append(str(e).split(" (")[0])
+            finally:
+                Index.shard_hashes = real  # type: ignore[method-assign]
+        assert outcomes[0] == outcomes[1]
+        assert manifest_hash(fast.dir) == manifest_hash(slow.dir)
+        assert _index_rows(fast) == _true_rows(fast)
+
+
+def test_ordered_fast_path_places_tricky_paths_by_path_order(reg: Registry) -> None:
+    pairs = [("a", "a b"), ("a", "a!"), ('a"', "a#"), ("a\\", "a]"), ("b", "b\t")]
+    recs = []
+    w = reg.writer()
+    for n, (x, y) in enumerate(pairs):
+        px, py = _same_shard(x, y)
+        rx, ry = record(2 * n, px), record(2 * n + 1, py)
+        recs += [rx, ry]
+        for rec in (ry, rx):  # the second write edits an ordered shard
+            w.apply(simple(w.current_hash(), {rec["doc_id"]: rec}))
+    other = Registry(reg.dir.parent / "direct")
+    write_shards(other.dir, recs)
+    assert manifest_hash(reg.dir) == manifest_hash(other.dir)
+    with pytest.raises(PatchError, match="two records"):
+        w.apply(simple(w.current_hash(), {doc_id(99): record(99, recs[3]["path"])}))

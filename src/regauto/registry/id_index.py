@@ -7,6 +7,10 @@ shard's current hash (from the manifest, itself stat-cached) is equal, and the s
 differ — after a checkout, a merge, a hand edit, a crash between a write and this update —
 are simply re-read.  So the index heals itself and never needs a full rebuild unless every
 shard changed.
+
+It also records whether each shard is *ordered*: every line has the canonical prefix
+``{"path": …, "doc_id": "…", `` and the paths strictly increase (bytewise).  The writer
+edits such a shard by binary search instead of reading every line.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from regauto import docid, statedb
 from regauto.registry.records import META_NAME
-from regauto.registry.store import RegistryStore, gc_paused
+from regauto.registry.store import RegistryStore, gc_paused, lines_ordered
 
 _MIGRATIONS = [
     """
@@ -26,6 +30,7 @@ _MIGRATIONS = [
     CREATE INDEX id_index_shard ON id_index (shard);
     CREATE TABLE id_index_shards (name TEXT PRIMARY KEY, sha TEXT NOT NULL, dir TEXT NOT NULL)
     """,
+    "ALTER TABLE id_index_shards ADD COLUMN ordered INTEGER NOT NULL DEFAULT 0",
 ]
 
 
@@ -50,13 +55,16 @@ class IdIndex:
         # Keep only the rows, not the parsed shards: after a checkout of a 100k-document
         # registry every shard is stale, and holding all its records costs ~300 MB.
         shard_rows: dict[str, list[tuple[str, str, object]]] = {}
+        ordered: dict[str, bool] = {}
         with gc_paused():
             for n in stale:
+                shard = self.store.read_shard(n)
                 shard_rows[n] = [
                     (r["doc_id"], n, r.get("path"))
-                    for r in self.store.read_shard(n).records
+                    for r in shard.records
                     if isinstance(r.get("doc_id"), str)
                 ]
+                ordered[n] = lines_ordered(shard.lines)
         with statedb.transaction(self.conn):
             for n in set(gone) | set(stale):
                 self.conn.execute("DELETE FROM id_index WHERE shard = ?", (n,))
@@ -66,17 +74,19 @@ class IdIndex:
                     "INSERT INTO id_index (doc_id, shard, path) VALUES (?, ?, ?)", rows
                 )
                 self.conn.execute(
-                    "INSERT INTO id_index_shards (name, sha, dir) VALUES (?, ?, ?)",
-                    (n, current[n], reg_dir),
+                    "INSERT INTO id_index_shards (name, sha, dir, ordered) VALUES (?, ?, ?, ?)",
+                    (n, current[n], reg_dir, ordered[n]),
                 )
         return len(stale)
 
-    def shard_hashes(self) -> dict[str, str]:
-        """``{shard: sha256}`` of the shards the index holds for this registry folder: each
-        of those contents was parsed whole (or written by the writer) when indexed."""
+    def shard_hashes(self) -> dict[str, tuple[str, bool]]:
+        """``{shard: (sha256, ordered)}`` of the shards the index holds for this registry
+        folder: each of those contents was parsed whole (or written by the writer) when
+        indexed."""
         return {
-            r[0]: r[1] for r in self.conn.execute(
-                "SELECT name, sha FROM id_index_shards WHERE dir = ?", (str(self.store.dir),))
+            r[0]: (r[1], bool(r[2])) for r in self.conn.execute(
+                "SELECT name, sha, ordered FROM id_index_shards WHERE dir = ?",
+                (str(self.store.dir),))
         }
 
     def record_write(
@@ -85,39 +95,47 @@ class IdIndex:
         rows_by_shard: dict[str, list[tuple[str | None, str | None]]],
         changed_ids: Iterable[str],
         full: Iterable[str] = (),
+        ordered: dict[str, bool] | None = None,
+        partial: Iterable[str] = (),
     ) -> None:
         """After a write: ``shas`` is ``{shard: (sha before, sha after | None = deleted)}``,
-        ``rows_by_shard`` the ``(doc_id, path)`` of every record now in each, and only the
-        records of ``changed_ids`` moved, appeared or vanished.  A shard the index held at
-        its old hash gets just those rows changed (a 10-record patch of a 100k registry
-        then touches ~20 rows, not ~4000); any other (or one in ``full``) is rewritten."""
+        ``rows_by_shard`` the ``(doc_id, path)`` of the records now in each — all of them,
+        or for the shards in ``partial`` only those of ``changed_ids`` — and only the
+        records of ``changed_ids`` moved, appeared or vanished; ``ordered`` says which new
+        shards are ordered.  A shard the index held at its old hash gets just those rows
+        changed (a 10-record patch of a 100k registry touches ~20 rows, not ~4000); any
+        other (or one in ``full``) is rewritten, or, with partial rows, dropped from the
+        index for the next sync to re-read."""
         changed = set(changed_ids)
         whole = set(full)
+        part = set(partial)
+        flags = ordered or {}
         known = self.shard_hashes()
         reg_dir = str(self.store.dir)
         with statedb.transaction(self.conn):
             for name, (old, new) in shas.items():
                 rows = rows_by_shard.get(name, [])
-                if new is not None and old is not None and known.get(name) == old \
-                        and name not in whole:
-                    ids = list(changed)
-                    for i in range(0, len(ids), 500):
-                        chunk = ids[i:i + 500]
-                        self.conn.execute(
-                            f"DELETE FROM id_index WHERE shard = ? AND doc_id IN "
-                            f"({','.join('?' * len(chunk))})", (name, *chunk))
+                held = known.get(name)
+                incremental = (new is not None and old is not None and held is not None
+                               and held[0] == old and name not in whole)
+                if incremental:
+                    # Without the hint SQLite may walk the shard's ~400 rows per id.
+                    self.conn.executemany(
+                        "DELETE FROM id_index INDEXED BY id_index_doc"
+                        " WHERE doc_id = ? AND shard = ?",
+                        [(d, name) for d in changed])
                     insert = [(d, name, p) for d, p in rows if d in changed]
                 else:
                     self.conn.execute("DELETE FROM id_index WHERE shard = ?", (name,))
                     insert = [(d, name, p) for d, p in rows if isinstance(d, str)]
                 self.conn.execute("DELETE FROM id_index_shards WHERE name = ?", (name,))
-                if new is None:
+                if new is None or (name in part and not incremental):
                     continue
                 self.conn.executemany(
                     "INSERT INTO id_index (doc_id, shard, path) VALUES (?, ?, ?)", insert)
                 self.conn.execute(
-                    "INSERT INTO id_index_shards (name, sha, dir) VALUES (?, ?, ?)",
-                    (name, new, reg_dir),
+                    "INSERT INTO id_index_shards (name, sha, dir, ordered) VALUES (?, ?, ?, ?)",
+                    (name, new, reg_dir, bool(flags.get(name))),
                 )
 
     def shards_of(self, ids: Iterable[str]) -> dict[str, set[str]]:

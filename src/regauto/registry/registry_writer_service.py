@@ -35,6 +35,9 @@ from regauto.registry.store import (
     ShardLines,
     gc_paused,
     hash_of_manifest,
+    insertion_point,
+    lines_ordered,
+    path_bytes,
     text_sha256,
 )
 
@@ -67,6 +70,8 @@ class _Plan:
     # (doc_id, path) of every record of each planned shard, for the id index
     rows_by_shard: dict[str, list[tuple[str | None, str | None]]]
     changed_ids: list[str] = field(default_factory=list)
+    ordered: dict[str, bool] = field(default_factory=dict)  # new shard is ordered (id_index)
+    partial: set[str] = field(default_factory=set)  # rows_by_shard holds changed ids only
 
 
 class RegistryWriterService:
@@ -166,6 +171,7 @@ class RegistryWriterService:
         self.index.record_write(
             {n: (manifest.get(n), target_manifest.get(n)) for n in writes if n != META_NAME},
             plan.rows_by_shard, plan.changed_ids, patch.repair_shards,
+            ordered=plan.ordered, partial=plan.partial,
         )
         writer_stats.bump(self.store.state_dir, writes=1, bytes_written=nbytes,
                           last_write=writer_stats.now_iso())
@@ -310,17 +316,20 @@ class RegistryWriterService:
         if meta_problem and "canonical" not in meta_problem and not patch.repair_shards:
             raise RegistryFormatError(meta_problem)
         shards: dict[str, ShardLines] = {}
-        indexed: list[dict[str, str]] = []
+        indexed: list[dict[str, tuple[str, bool]]] = []
 
         def load(names: set[str]) -> None:
             # A shard whose exact content the id index was built from has been parsed whole
-            # before: take its lines by their prefix and parse only the records we touch.
-            # (Asked once per plan, after the simple and complex modes have synced it.)
+            # before: its lines are parsed only when touched, and when the index also says
+            # it is ordered it is edited by binary search.  (Asked once per plan, after the
+            # simple and complex modes have synced the index.)
             if not indexed:
                 indexed.append(self.index.shard_hashes())
             for n in sorted(names - set(shards)):
-                verified = n in manifest and indexed[0].get(n) == manifest[n]
-                shards[n] = self.store.read_shard_lines(n, verified)
+                held = indexed[0].get(n)
+                verified = held is not None and held[0] == manifest.get(n)
+                ordered = held is not None and verified and held[1]
+                shards[n] = self.store.read_shard_lines(n, verified, ordered)
 
         if patch.changes is not None:
             final = self._final_simple(patch.changes, manifest, load, shards)
@@ -329,49 +338,42 @@ class RegistryWriterService:
             final = self._final_complex(patch.operations, manifest, load, shards)
         load({records.shard_of(r["path"]) for r in final.values() if r is not None})
         load(set(patch.repair_shards))
-        # entries: (path, doc_id, original line or None, record to dump or None)
-        Entry = tuple[str | None, str | None, str | None, Record | None]
-        by_shard: dict[str, list[Entry]] = {n: [] for n in shards}
+        new_by_shard: dict[str, list[tuple[bytes, str, Record]]] = {}
+        for doc_id, new_rec in final.items():
+            if new_rec is not None:
+                new_by_shard.setdefault(records.shard_of(new_rec["path"]), []).append(
+                    (path_bytes(new_rec["path"]), doc_id, new_rec))
+        fast = {n for n, sh in shards.items() if sh.ordered and n not in patch.repair_shards}
+        ids_in: dict[str, list[str]] = {}  # where the index puts final's ids (exact in fast)
+        if fast:
+            for doc, names in self.index.shards_of(final).items():
+                for name in names:
+                    ids_in.setdefault(name, []).append(doc)
+        plan = _Plan(manifest, {}, {}, {})
         old_by_id: dict[str, Record | None] = {}
         for n, shard in shards.items():
-            repair = n in patch.repair_shards
-            out = by_shard[n]
-            for i, (path, doc) in enumerate(shard.keys):
-                if doc in final:
-                    old_by_id.setdefault(doc, shard.record(i))
-                    continue
-                if repair:
-                    rec = shard.record(i)
-                    if records.problems(rec) or _path_problem(rec):
-                        continue
-                    out.append((path, doc, None, rec))
-                else:
-                    out.append((path, doc, shard.lines[i], None))
-        changed_ids = []
-        for doc_id, new_rec in final.items():
-            if new_rec != old_by_id.get(doc_id):
-                changed_ids.append(doc_id)
-            if new_rec is not None:
-                by_shard[records.shard_of(new_rec["path"])].append(
-                    (new_rec["path"], doc_id, None, new_rec))
-        new_texts: dict[str, str | None] = {}
-        old_texts: dict[str, str | None] = {}
-        rows: dict[str, list[tuple[str | None, str | None]]] = {}
-        for n, entries in by_shard.items():
-            _check_unique_paths(entries, final)
-            entries.sort(key=_entry_order)
-            text = "".join((line if line is not None else records.dumps(rec or {})) + "\n"
-                           for _, _, line, rec in entries)
-            old_texts[n] = shards[n].text if (self.store.dir / n).exists() else None
-            new_texts[n] = text or None
-            rows[n] = [(doc, path) for path, doc, _, _ in entries]
+            new_recs = new_by_shard.get(n, [])
+            text: str | None
+            if n in fast:
+                text, rows = _edit_ordered(shard, ids_in.get(n, []), new_recs, old_by_id)
+                plan.partial.add(n)
+                plan.ordered[n] = True
+            else:
+                lines, rows = _rebuild(shard, final, new_recs, n in patch.repair_shards,
+                                       old_by_id)
+                text = "\n".join(lines) + "\n" if lines else None
+                plan.ordered[n] = lines_ordered(lines)
+            plan.old_texts[n] = shard.text if (self.store.dir / n).exists() else None
+            plan.new_texts[n] = text
+            plan.rows_by_shard[n] = rows
+        plan.changed_ids = [d for d, rec in final.items() if rec != old_by_id.get(d)]
         meta_text = self.store.read_text(META_NAME)
-        old_texts[META_NAME] = meta_text
-        if any(new_texts[n] != old_texts[n] for n in new_texts) or (
+        plan.old_texts[META_NAME] = meta_text
+        if any(plan.new_texts[n] != plan.old_texts[n] for n in plan.new_texts) or (
             patch.repair_shards and meta_text != META_TEXT
         ):
-            new_texts[META_NAME] = META_TEXT
-        return _Plan(manifest, old_texts, new_texts, rows, changed_ids)
+            plan.new_texts[META_NAME] = META_TEXT
+        return plan
 
     def _final_simple(
         self,
@@ -393,7 +395,7 @@ class RegistryWriterService:
             if f is not None and isinstance(f.get("path"), str)
         }
         load(need)
-        current = _current_records(shards, set(changes))
+        current = _current_records(shards, set(changes), located)
         final: dict[str, Record | None] = {}
         for doc_id, fields in changes.items():
             if fields is None:
@@ -425,12 +427,14 @@ class RegistryWriterService:
                     whole = True
                 else:
                     ids.add(parts[2].replace("~1", "/").replace("~0", "~"))
+        located: dict[str, set[str]] = {}
         if whole:
             load(set(self.store.shard_names()))
         else:
             self.index.sync(manifest)
-            load({s for ss in self.index.shards_of(ids).values() for s in ss})
-        docs = _current_records(shards, None if whole else ids)
+            located = self.index.shards_of(ids)
+            load({s for ss in located.values() for s in ss})
+        docs = _current_records(shards, None if whole else ids, located)
         try:
             result = jsonpatch.apply_patch({"documents": docs}, ops)
         except jsonpatch.JsonPatchTestFailed as e:
@@ -472,14 +476,107 @@ def _write_temp(path: Path, data: bytes, step: Callable[[str], None]) -> None:
         os.close(fd)
 
 
-def _current_records(shards: dict[str, ShardLines], ids: set[str] | None) -> dict[str, Record]:
+def _current_records(
+    shards: dict[str, ShardLines], ids: set[str] | None, located: dict[str, set[str]]
+) -> dict[str, Record]:
+    """The first record of each of ``ids`` (None: all) in the loaded shards, by shard name
+    then line.  ``located`` (from the id index) is where to look in an ordered shard."""
     out: dict[str, Record] = {}
     for name in sorted(shards):
         shard = shards[name]
-        for i, (_, doc) in enumerate(shard.keys):
-            if doc is not None and (ids is None or doc in ids) and doc not in out:
-                out[doc] = shard.record(i)
+        if shard.ordered and ids is not None:
+            for doc in sorted(d for d in ids if name in located.get(d, ()) and d not in out):
+                span = shard.span_of(doc)
+                if span is not None:
+                    out[doc] = shard.record_at(span)
+            continue
+        for i, (_, held) in enumerate(shard.keys):
+            if held is not None and (ids is None or held in ids) and held not in out:
+                out[held] = shard.record(i)
     return out
+
+
+def _edit_ordered(
+    shard: ShardLines,
+    ids: list[str],
+    new_recs: list[tuple[bytes, str, Record]],
+    old_by_id: dict[str, Record | None],
+) -> tuple[str | None, list[tuple[str | None, str | None]]]:
+    """The new text of an ordered shard: the lines of ``ids`` cut out, ``new_recs``
+    inserted where a binary search over the text puts them (the result is ordered too),
+    assembled in one pass.  Returns the text and the rows of the new records."""
+    text = shard.text
+    cuts: list[tuple[int, int]] = []
+    for doc in ids:
+        span = shard.span_of(doc)
+        if span is not None:
+            old_by_id.setdefault(doc, shard.record_at(span))
+            cuts.append(span)
+    leaving = set(ids)
+    inserts: list[tuple[int, bytes, str]] = []
+    rows: list[tuple[str | None, str | None]] = []
+    placed: dict[bytes, str] = {}
+    for pb, doc, rec in new_recs:
+        at, holder = insertion_point(text, pb)
+        other = placed.get(pb) or (holder if holder not in leaving else None)
+        if other is not None:
+            raise PatchError(f"path {rec['path']!r} would be held by two records "
+                             f"({other}, {doc})")
+        placed[pb] = doc
+        inserts.append((at, pb, records.dumps(rec) + "\n"))
+        rows.append((doc, rec["path"]))
+    if not cuts and not inserts:
+        return text or None, rows
+    cuts.sort()
+    inserts.sort(key=lambda e: (e[0], e[1]))
+    parts: list[str] = []
+    cur, c = 0, 0
+
+    def copy_to(upto: int) -> None:
+        nonlocal cur, c
+        while c < len(cuts) and cuts[c][0] < upto:
+            parts.append(text[cur:cuts[c][0]])
+            cur = cuts[c][1]
+            c += 1
+        if cur < upto:
+            parts.append(text[cur:upto])
+            cur = upto
+
+    for at, _, line in inserts:
+        copy_to(at)
+        parts.append(line)
+    copy_to(len(text))
+    return "".join(parts) or None, rows
+
+
+def _rebuild(
+    shard: ShardLines,
+    final: dict[str, Record | None],
+    new_recs: list[tuple[bytes, str, Record]],
+    repair: bool,
+    old_by_id: dict[str, Record | None],
+) -> tuple[list[str], list[tuple[str | None, str | None]]]:
+    """The new lines of any shard, every line looked at: the records of ``final`` out,
+    ``new_recs`` in, sorted; with ``repair``, invalid records dropped and the rest
+    rewritten canonically.  Returns the lines and the rows of all records."""
+    entries: list[tuple[str | None, str | None, str | None, Record | None]] = []
+    for i, (path, doc) in enumerate(shard.keys):
+        if doc in final:
+            old_by_id.setdefault(doc, shard.record(i))
+            continue
+        if repair:
+            rec = shard.record(i)
+            if records.problems(rec) or _path_problem(rec):
+                continue
+            entries.append((path, doc, None, rec))
+        else:
+            entries.append((path, doc, shard.lines[i], None))
+    entries.extend((rec["path"], doc, None, rec) for _, doc, rec in new_recs)
+    _check_unique_paths(entries, final)
+    entries.sort(key=_entry_order)
+    lines = [line if line is not None else records.dumps(rec or {})
+             for _, _, line, rec in entries]
+    return lines, [(doc, path) for path, doc, _, _ in entries]
 
 
 def _checked_path(doc_id: str, path: Any) -> str:
