@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from regauto.cli.context import STATE, out, say
-from regauto.errors import UsageError
+from regauto.errors import BadInputError, UsageError
 
 if TYPE_CHECKING:
     from regauto.events.work_queue import Job, WorkQueue
@@ -92,14 +92,15 @@ def add_cmd(
     project = STATE.project()
     try:
         targets = pipeline.rel_paths(project, paths)
-    except OSError:
+    except BadInputError:
         # A name the file system rejects (too long, say): queue it as given; the run
-        # reports the error on that job alone.
+        # reports the error on that job alone.  A path outside the repository still fails
+        # here, in project.rel.
         targets = []
         for p in paths:
             try:
                 targets.extend(pipeline.rel_paths(project, [p]))
-            except OSError:
+            except BadInputError:
                 targets.append(project.rel(p))
     events = [(p, "modify" if os.path.lexists(project.root / p) else "delete") for p in targets]
     with _queue() as q:
