@@ -510,3 +510,42 @@ def test_rename_into_a_name_another_rename_vacates(git_repo: Path) -> None:
     assert after[f"docs/{doc}_a.md"] == doc
     assert (git_repo / f"docs/{doc}_a.md").read_text() == "# A\n"
     assert len(after) == len(BASE) + 1 + 1
+
+
+def test_caches_never_hide_drift(git_repo: Path) -> None:
+    """A clean check fills every cache (verdict, verified records, shard summaries, header
+    claims); each later change is still seen, by the same library call ``check`` uses."""
+    import os
+
+    from regauto.reconcile.reconciler import Reconciler
+
+    before = setup_repo(git_repo)
+
+    def kinds() -> list[tuple[str, str]]:
+        report = Reconciler(Project.open(git_repo)).check()
+        return [(d.kind, d.path) for d in report.drifts]
+
+    assert kinds() == [] and kinds() == []  # the second one from the caches
+    (git_repo / "notes/plan.txt").write_text("edited\n")
+    assert kinds() == [("modified", "notes/plan.txt")]
+    git(git_repo, "checkout", "--", "notes/plan.txt")
+    assert kinds() == []
+    os.chmod(git_repo / "notes/plan.txt", 0o755)
+    assert kinds() == [("modified", "notes/plan.txt")]
+    os.chmod(git_repo / "notes/plan.txt", 0o644)
+    assert kinds() == []
+    _rewrite_line(git_repo, "notes/plan.txt",
+                  lambda r: canonical_line({**r, "role": "test"}))
+    assert kinds() == [("modified", "notes/plan.txt")]
+    git(git_repo, "checkout", "--", REGISTRY)
+    assert kinds() == []
+    core = (git_repo / "pkg/core.py").read_text()
+    (git_repo / "pkg/core.py").write_text(core.replace(f"# doc_id: {before['pkg/core.py']}\n", ""))
+    assert kinds() == [("header_missing", "pkg/core.py"), ("modified", "pkg/core.py")]
+    git(git_repo, "checkout", "--", "pkg/core.py")
+    (git_repo / "regauto.toml").write_text('[[rules]]\nmatch = "notes/**"\nrole = "data"\n')
+    assert ("modified", "notes/plan.txt") in kinds()
+    (git_repo / "regauto.toml").unlink()
+    assert kinds() == []
+    make_tree(git_repo, {"ignored.txt": "x\n", ".gitignore": "ignored.txt\n"})
+    assert kinds() == [("untracked", ".gitignore")]

@@ -69,6 +69,11 @@ class Plan:
         return not (self.batch or self.extra or self.repair_shards)
 
 
+def fingerprint(project: Project) -> str:
+    """What a judgement of a record depends on besides the record and its file."""
+    return hashlib.sha256(f"{__version__}\0{project.config!r}".encode()).hexdigest()
+
+
 class Verified:
     """Records found up to date with their file before, under this configuration: a record
     line and a file (path, mode, blob) seen together and judged once are not judged again.
@@ -76,8 +81,7 @@ class Verified:
 
     def __init__(self, project: Project) -> None:
         self.cache = Cache(project.state_dir, "records")
-        self.fingerprint = hashlib.sha256(
-            f"{__version__}\0{project.config!r}".encode()).hexdigest()
+        self.fingerprint = fingerprint(project)
         data = self.cache.load()
         old = data.get("ok") if data.get("config") == self.fingerprint else None
         self.old: set[bytes] = old if isinstance(old, set) else set()

@@ -36,8 +36,8 @@ from regauto.project import Project
 from regauto.reconcile import drift as D
 from regauto.reconcile import registry_view, restore
 from regauto.reconcile.cache import Cache
-from regauto.reconcile.plan import Claims, Plan, ViewStale, make_plan
-from regauto.reconcile.tree_state import TreeState, inclusion
+from regauto.reconcile.plan import Claims, Plan, ViewStale, fingerprint, make_plan
+from regauto.reconcile.tree_state import MODE_GITLINK, TreeState, inclusion
 from regauto.registry.reader import open_reader
 
 if TYPE_CHECKING:
@@ -55,14 +55,24 @@ class Reconciler:
 
     # -- the API -------------------------------------------------------------------------------
     def check(self, *, diff: bool = False) -> D.Report:
-        """Read-only: every drift (registry, tree, generated outputs)."""
+        """Read-only: every drift (registry, tree, generated outputs).
+
+        Three ways to a verdict, cheapest first: the same registry, configuration and tree
+        as the last clean check (the verdict cache); every shard verified before and the
+        tree exactly what its records describe (``_fast_clean``); the full plan."""
         verdicts = Cache(self.project.state_dir, "verdict")
         for _ in range(self.config.cas_retries):
             tree = TreeState(self.project, self.included)
             registry_hash = open_reader(self.project).current_hash()
             tree_key = tree.prepare()
             report = D.Report(registry_hash=registry_hash)
-            if diff or verdicts.get("clean") != self._verdict_key(registry_hash, tree_key):
+            clean_hash = None
+            if not diff:
+                if verdicts.get("clean") == self._verdict_key(registry_hash, tree_key):
+                    clean_hash = registry_hash
+                else:
+                    clean_hash = self._fast_clean(tree)
+            if clean_hash is None:
                 view = registry_view.load(self.project)
                 if view.malformed:
                     raise RegistryFormatError(restore.malformed_message(view))
@@ -72,10 +82,13 @@ class Reconciler:
                     report.drifts, report.diff = self._dry_run(plan, diff=diff)
                 except (ViewStale, CASConflict):
                     continue
-                report.registry_hash = view.hash
                 if not report.drifts and not tree.adopted:
-                    verdicts.put("clean", self._verdict_key(view.hash, tree_key))
-                    verdicts.save()
+                    clean_hash = view.hash
+                    registry_view.mark_verified(self.project, view, fingerprint(self.project))
+                report.registry_hash = view.hash
+            if clean_hash is not None:
+                verdicts.put("clean", self._verdict_key(clean_hash, tree_key))
+                verdicts.save()
             report.drifts = D.sort_drifts(report.drifts + self._output_drifts())
             return report
         raise CASConflict("(plan)", "the registry kept changing while check was reading it")
@@ -157,6 +170,22 @@ class Reconciler:
                 fromfile=f"a/{reg}/{name}" if old is not None else "/dev/null",
                 tofile=f"b/{reg}/{name}" if new is not None else "/dev/null"))
         return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+    def _fast_clean(self, tree: TreeState) -> str | None:
+        """The registry hash when the tree is exactly what the registry's verified records
+        describe (every record's file with its blob and mode, nothing else included): clean
+        without building a plan.  None: only the full plan can tell."""
+        fast = registry_view.fast_map(self.project, fingerprint(self.project))
+        if fast is None:
+            return None
+        registry_hash, recorded = fast
+        files = tree.blobs()
+        if not recorded.items() <= files.items():
+            return None
+        for p in files.keys() - recorded.keys():
+            if files[p][0] != MODE_GITLINK and self.included(p):
+                return None  # a document with no record
+        return registry_hash
 
     def _verdict_key(self, registry_hash: str, tree_key: str) -> str:
         text = "\0".join((VERDICT_VERSION, __version__, registry_hash, repr(self.config),

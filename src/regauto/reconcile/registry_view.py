@@ -16,6 +16,7 @@ Stored-form problems found here:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from regauto.events.lock_manager import LockManager
 from regauto.project import Project, check_rel
 from regauto.reconcile.cache import Cache
 from regauto.registry import journal, records
-from regauto.registry.records import Record
+from regauto.registry.records import META_NAME, Record
 from regauto.registry.store import RegistryStore, hash_of_manifest
 
 SUMMARY = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size")
@@ -109,9 +110,9 @@ def load(project: Project, *, salvage: bool = False) -> RegistryView:
                                   for i, t in enumerate(hit[1]))
                 keep[name] = hit
                 continue
-            summary = _read_shard(store, name, view, salvage)
+            summary = _read_shard(store, name, view, salvage, hit)
             if summary is not None:
-                keep[name] = (sha, summary)
+                keep[name] = (sha, *summary)
     cache.replace(keep)
     cache.save()
     return view
@@ -131,20 +132,52 @@ def _meta(store: RegistryStore, view: RegistryView) -> None:
         view.meta_error = problem
 
 
-def _read_shard(store: RegistryStore, name: str, view: RegistryView,
-                salvage: bool) -> list[tuple[Any, ...]] | None:
+def _digest(name: str, line: str) -> bytes:
+    return hashlib.blake2b(f"{name}\n{line}".encode("utf-8", "surrogateescape"),
+                           digest_size=16).digest()
+
+
+Cached = tuple[list[tuple[Any, ...]], list[bytes]]
+
+
+def _parse(store: RegistryStore, name: str, old: Any) -> tuple[list[tuple[int, Record, str,
+                                                                           bool]], str]:
+    """The lines of a shard as ``(lineno, record, raw line, trusted)``.  A line whose
+    digest the shard's previous cache entry holds is trusted — found valid, canonical and
+    in its shard before — and not parsed again: after a write that changed a few records
+    of a shard, only those are parsed."""
+    known = dict(zip(old[2], old[1], strict=True)) if old is not None and len(old) > 2 else {}
+    if not known:
+        shard = store.read_shard(name)
+        return [(i + 1, r, ln, False) for i, (r, ln) in enumerate(
+            zip(shard.records, shard.lines, strict=True))], shard.text
+    text = store.read_text(name) or ""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    out: list[tuple[int, Record, str, bool]] = []
+    for i, ln in enumerate(lines):
+        row = known.get(_digest(name, ln))
+        if row is not None:
+            out.append((i + 1, dict(zip(SUMMARY, row, strict=True)), ln, True))
+            continue
+        rec = store._parse_line(name, i + 1, ln)
+        if not isinstance(rec, dict):
+            raise RegistryFormatError(f"{store.display(name)}:{i + 1}: not a JSON object")
+        out.append((i + 1, rec, ln, False))
+    return out, text
+
+
+def _read_shard(store: RegistryStore, name: str, view: RegistryView, salvage: bool,
+                old: Any) -> Cached | None:
     """Parse and check one shard; its summary when it is healthy (cacheable), else None."""
     try:
-        shard = store.read_shard(name)
-        parsed: list[tuple[int, Record, str]] = [
-            (i + 1, r, ln) for i, (r, ln) in enumerate(zip(shard.records, shard.lines,
-                                                          strict=True))]
-        text = shard.text
+        parsed, text = _parse(store, name, old)
     except RegistryFormatError as e:
         view.errors[name] = str(e)
         if not salvage:
             return None
-        parsed, text = _salvage(store, name, view), ""
+        parsed, text = [(n, r, t, False) for n, r, t in _salvage(store, name, view)], ""
     issues: list[str] = []
     if name not in view.errors:
         if not text:
@@ -154,8 +187,8 @@ def _read_shard(store: RegistryStore, name: str, view: RegistryView,
     prev: bytes | None = None
     paths: set[str] = set()
     healthy = True
-    for lineno, rec, raw in parsed:
-        probs = tuple(record_problems(rec))
+    for lineno, rec, raw, trusted in parsed:
+        probs = () if trusted else tuple(record_problems(rec, raw))
         line = Line(name, lineno, rec, probs, raw if name in view.errors else None)
         view.lines.append(line)
         if probs:
@@ -165,12 +198,12 @@ def _read_shard(store: RegistryStore, name: str, view: RegistryView,
         if path in paths:
             healthy = False  # a duplicate_path: reported by the planner
         paths.add(path)
-        if records.shard_of(path) != name:
+        if not trusted and records.shard_of(path) != name:
             issues.append(f"line {lineno}: the record of {path} belongs in "
                           f"{records.shard_of(path)}")
             view.misfiled.append(line)
             continue
-        if raw != records.dumps(rec):
+        if not trusted and raw != records.dumps(rec):
             issues.append(f"line {lineno}: not in canonical form (key order, separators "
                           "or escaping)")
         key = records.sort_key(rec)
@@ -184,11 +217,17 @@ def _read_shard(store: RegistryStore, name: str, view: RegistryView,
         return None
     if not healthy:
         return None
-    return [tuple(r[k] for k in SUMMARY) for _, r, _ in parsed]
+    return ([tuple(r[k] for k in SUMMARY) for _, r, _, _ in parsed],
+            [_digest(name, raw) for _, _, raw, _ in parsed])
 
 
-def record_problems(rec: Any) -> list[str]:
-    """``records.problems`` plus the repository rule for paths (SPEC §11)."""
+def record_problems(rec: Any, raw: str | None = None) -> list[str]:
+    """``records.problems`` plus the repository rule for paths (SPEC §11).  With the raw
+    line at hand, a descriptor that cannot nest deeper than the limit (it has fewer
+    brackets) is not walked: that walk is most of the cost on a 100k-record registry."""
+    if (raw is not None and isinstance(rec, dict) and isinstance(rec.get("descriptor"), dict)
+            and raw.count("{") + raw.count("[") <= records.MAX_DEPTH):
+        rec = {**rec, "descriptor": {}}
     probs = records.problems(rec)
     if not probs:
         try:
@@ -230,3 +269,42 @@ def _salvage(store: RegistryStore, name: str,
         view.broken.append(Broken(name, i + 1, ln, err, hint))
     return out
 
+
+
+def _mode_of(tags: list[str]) -> str:
+    """The git mode a record's tags stand for (what ``_up_to_date`` checks them against)."""
+    if "symlink" in tags:
+        return "120000"
+    return "100755" if "executable" in tags else "100644"
+
+
+def fast_map(project: Project, fingerprint: str) -> tuple[str, dict[str, tuple[str, str]]] | None:
+    """``(registry_hash, {path: (mode, blob)})`` when every shard is unchanged since a clean
+    check under the same configuration (``fingerprint``) found all its records up to date;
+    None otherwise (then only the full plan can tell).  No shard is read: the map was
+    saved by that check (``mark_verified``)."""
+    store = RegistryStore(project.registry_dir, project.state_dir)
+    locks = LockManager(project.state_dir, timeout=project.config.lock_timeout_s)
+    with locks.registry(timeout=project.config.lock_timeout_s):
+        if journal.needs_recovery(store):
+            journal.recover(store)
+        manifest = store.manifest()
+    shards = {n: sha for n, sha in manifest.items() if n != META_NAME}
+    verified = Cache(project.state_dir, "verified").load()
+    if (verified.get("config") != fingerprint or verified.get("dir") != str(store.dir)
+            or verified.get("shards") != shards or verified.get("meta") != manifest[META_NAME]):
+        return None
+    found = verified.get("map")
+    return (hash_of_manifest(manifest), found) if isinstance(found, dict) else None
+
+
+def mark_verified(project: Project, view: RegistryView, fingerprint: str) -> None:
+    """After a clean full check: every record of ``view`` is up to date with its file; keep
+    what they describe for ``fast_map``."""
+    recorded = {ln.rec["path"]: (_mode_of(ln.rec["tags"]), ln.rec["blob"]) for ln in view.lines}
+    cache = Cache(project.state_dir, "verified")
+    cache.replace({"config": fingerprint, "dir": str(project.registry_dir),
+                   "meta": view.manifest.get(META_NAME),
+                   "shards": {n: s for n, s in view.manifest.items() if n != META_NAME},
+                   "map": recorded})
+    cache.save()

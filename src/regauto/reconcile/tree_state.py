@@ -34,7 +34,7 @@ from regauto.reconcile.cache import Cache
 
 MODE_GITLINK = "160000"
 RACY_NS = 2_000_000_000
-HEAD_BYTES = 65536  # a header is within the first lines (Markdown: its front matter)
+HEAD_BYTES = 8192  # a header is within the first lines (Markdown: its front matter)
 KEEP_BYTES = 256 * 1024  # changed files this small keep their bytes for the plan
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -72,6 +72,7 @@ class TreeState:
     started_ns: int = field(default_factory=time.time_ns)
     adopted: bool = False  # a recorded file outside the listing (git-ignored) was found
     _read: dict[str, Doc] = field(default_factory=dict)
+    _blobs: dict[str, tuple[str, str]] | None = None
     _deleted: set[str] = field(default_factory=set)
     _worktree: WorkTree | None = None
 
@@ -173,17 +174,30 @@ class TreeState:
         self.key = h.hexdigest()
         return self.key
 
+    def blobs(self) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, blob)}`` of every file as the work tree has it (the index, with
+        this scan's reads and deletions applied), before the inclusion filter."""
+        if self._blobs is None:
+            if not self.project.is_git:
+                self._blobs = {p: (d.mode, d.blob) for p, d in self.docs.items()}
+            else:
+                merged, _unmerged = git.index_blobs(self.project.root)
+                for p in self._deleted:
+                    merged.pop(p, None)
+                for p, d in self._read.items():
+                    merged[p] = (d.mode, d.blob)
+                self._blobs = merged
+        return self._blobs
+
     def complete(self) -> None:
         """Second step: every included document."""
         if not self.project.is_git:
             return
-        docs: dict[str, Doc] = {}
-        for p, e in git.ls_files_stage(self.project.root).items():
-            if e.mode == MODE_GITLINK or p in self._deleted or not self.included(p):
-                continue
-            docs[p] = Doc(p, e.blob, e.mode if e.mode in (MODE_EXEC, MODE_LINK) else MODE_FILE)
-        docs.update(self._read)
-        self.docs = docs
+        included, read = self.included, self._read
+        self.docs = {
+            p: read.get(p) or Doc(p, blob, mode if mode in (MODE_EXEC, MODE_LINK) else MODE_FILE)
+            for p, (mode, blob) in self.blobs().items()
+            if mode != MODE_GITLINK and included(p)}
 
     def _walk(self) -> None:
         root = self.project.root
