@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-VERSION = 1
+VERSION = 2
 DIR = "reconcile"
 
 

@@ -248,7 +248,8 @@ def _stored_form(plan: Plan) -> dict[str, list[Line]]:
 
 
 def _excluded(plan: Plan, at_path: dict[str, list[Line]]) -> None:
-    for p in [p for p in at_path if not plan.tree.included(p)]:
+    docs, included = plan.tree.docs, plan.tree.included
+    for p in [p for p in at_path if p not in docs and not included(p)]:
         for ln in at_path.pop(p):
             i = ln.rec["doc_id"]
             plan.drifts.append(D.Drift(D.EXCLUDED, i, p, "the configuration excludes this "
@@ -284,11 +285,12 @@ def _duplicate_paths(plan: Plan, at_path: dict[str, list[Line]], claims: Claims)
 
 def _duplicate_ids(plan: Plan) -> dict[str, list[str]]:
     by_id: dict[str, list[str]] = {}
-    for p in sorted(plan.rec_at):
-        by_id.setdefault(plan.rec_at[p].rec["doc_id"], []).append(p)
+    for p, ln in plan.rec_at.items():
+        by_id.setdefault(ln.rec["doc_id"], []).append(p)
     for i, paths in by_id.items():
         if len(paths) < 2:
             continue
+        paths.sort()
         live = [p for p in paths if p in plan.tree.docs]
         # A recorded file that claims another id (its name or header) does not hold this one.
         holding = [p for p in live if plan.claims.get(p) in (None, i)]

@@ -106,8 +106,7 @@ def load(project: Project, *, salvage: bool = False) -> RegistryView:
             sha = manifest.get(name)
             hit = cached.get(name)
             if hit is not None and hit[0] == sha:
-                view.lines.extend(Line(name, i + 1, dict(zip(SUMMARY, t, strict=True)))
-                                  for i, t in enumerate(hit[1]))
+                view.lines.extend([Line(name, i, r) for i, r in enumerate(hit[1], 1)])
                 keep[name] = hit
                 continue
             summary = _read_shard(store, name, view, salvage, hit)
@@ -137,7 +136,7 @@ def _digest(name: str, line: str) -> bytes:
                            digest_size=16).digest()
 
 
-Cached = tuple[list[tuple[Any, ...]], list[bytes]]
+Cached = tuple[list[Record], list[bytes]]
 
 
 def _parse(store: RegistryStore, name: str, old: Any) -> tuple[list[tuple[int, Record, str,
@@ -159,7 +158,7 @@ def _parse(store: RegistryStore, name: str, old: Any) -> tuple[list[tuple[int, R
     for i, ln in enumerate(lines):
         row = known.get(_digest(name, ln))
         if row is not None:
-            out.append((i + 1, dict(zip(SUMMARY, row, strict=True)), ln, True))
+            out.append((i + 1, dict(row), ln, True))
             continue
         rec = store._parse_line(name, i + 1, ln)
         if not isinstance(rec, dict):
@@ -217,7 +216,7 @@ def _read_shard(store: RegistryStore, name: str, view: RegistryView, salvage: bo
         return None
     if not healthy:
         return None
-    return ([tuple(r[k] for k in SUMMARY) for _, r, _, _ in parsed],
+    return ([{k: r[k] for k in SUMMARY} for _, r, _, _ in parsed],
             [_digest(name, raw) for _, _, raw, _ in parsed])
 
 
