@@ -415,7 +415,7 @@ _TRICKY = [
 ]
 
 
-@settings(max_examples=20, deadline=None,
+@settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(
     st.dictionaries(
