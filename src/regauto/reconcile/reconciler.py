@@ -63,15 +63,13 @@ class Reconciler:
         verdicts = Cache(self.project.state_dir, "verdict")
         for _ in range(self.config.cas_retries):
             tree = TreeState(self.project, self.included)
-            registry_hash = open_reader(self.project).current_hash()
-            tree_key = tree.prepare()
-            report = D.Report(registry_hash=registry_hash)
-            clean_hash = None
-            if not diff:
-                if verdicts.get("clean") == self._verdict_key(registry_hash, tree_key):
-                    clean_hash = registry_hash
-                else:
-                    clean_hash = self._fast_clean(tree)
+            report = D.Report()
+            if diff:
+                tree.prepare()
+                clean_hash = None
+            else:
+                clean_hash = self._known_clean(tree, verdicts)
+            tree_key = tree.key
             if clean_hash is None:
                 view = registry_view.load(self.project)
                 if view.malformed:
@@ -87,6 +85,7 @@ class Reconciler:
                     registry_view.mark_verified(self.project, view, fingerprint(self.project))
                 report.registry_hash = view.hash
             if clean_hash is not None:
+                report.registry_hash = clean_hash
                 verdicts.put("clean", self._verdict_key(clean_hash, tree_key))
                 verdicts.save()
             report.drifts = D.sort_drifts(report.drifts + self._output_drifts())
@@ -106,6 +105,11 @@ class Reconciler:
         keys = [f"bucket-{n:02d}" for n in range(PATH_LOCK_BUCKETS)]
         with locks.paths(*keys):
             for _ in range(self.config.cas_retries):
+                known = self._known_clean(TreeState(self.project, self.included),
+                                          Cache(self.project.state_dir, "verdict"))
+                if known is not None:
+                    report.registry_hash = known
+                    break
                 view = registry_view.load(self.project, salvage=True)
                 if view.malformed:
                     report.actions += restore.restore(self.project, view)
@@ -170,6 +174,15 @@ class Reconciler:
                 fromfile=f"a/{reg}/{name}" if old is not None else "/dev/null",
                 tofile=f"b/{reg}/{name}" if new is not None else "/dev/null"))
         return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+    def _known_clean(self, tree: TreeState, verdicts: Cache) -> str | None:
+        """The registry hash if the state is known clean without a plan (``tree`` is
+        prepared here): the verdict of an earlier check, or ``_fast_clean``."""
+        registry_hash = open_reader(self.project).current_hash()
+        tree_key = tree.prepare()
+        if verdicts.get("clean") == self._verdict_key(registry_hash, tree_key):
+            return registry_hash
+        return self._fast_clean(tree)
 
     def _fast_clean(self, tree: TreeState) -> str | None:
         """The registry hash when the tree is exactly what the registry's verified records
