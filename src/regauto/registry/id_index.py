@@ -166,25 +166,6 @@ class IdIndex:
             out.setdefault(row[0], []).append((row[1], row[2]))
         return out
 
-    def replace_shards(self, shards: dict[str, tuple[str | None, list[dict[str, object]]]]) -> None:
-        """After a write: set the rows of the shards written from their new records."""
-        reg_dir = str(self.store.dir)
-        with statedb.transaction(self.conn):
-            for name, (sha, recs) in shards.items():
-                self.conn.execute("DELETE FROM id_index WHERE shard = ?", (name,))
-                self.conn.execute("DELETE FROM id_index_shards WHERE name = ?", (name,))
-                if sha is None:
-                    continue
-                self.conn.executemany(
-                    "INSERT INTO id_index (doc_id, shard, path) VALUES (?, ?, ?)",
-                    [(r.get("doc_id"), name, r.get("path")) for r in recs
-                     if isinstance(r.get("doc_id"), str)],
-                )
-                self.conn.execute(
-                    "INSERT INTO id_index_shards (name, sha, dir) VALUES (?, ?, ?)",
-                    (name, sha, reg_dir),
-                )
-
     def close(self) -> None:
         self.conn.close()
 

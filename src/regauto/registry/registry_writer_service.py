@@ -145,14 +145,7 @@ class RegistryWriterService:
         if not writes:
             writer_stats.bump(self.store.state_dir, noops=1)
             return WriteResult(False, current, current)
-        target_manifest = dict(manifest)
-        for n, t in writes.items():
-            if t is None:
-                target_manifest.pop(n, None)
-            else:
-                target_manifest[n] = text_sha256(t)
-        target_manifest.setdefault(META_NAME, text_sha256(META_TEXT))
-        target = hash_of_manifest(target_manifest)
+        target_manifest, target = _target(manifest, writes)
         folder = backups.save(
             self.store.state_dir,
             {n: plan.old_texts.get(n) for n in writes},
@@ -220,14 +213,7 @@ class RegistryWriterService:
             writes = {n: t for n, t in texts.items() if t != old[n]}
             if not writes:
                 return WriteResult(False, current, current)
-            target_manifest = dict(manifest)
-            for n, t in writes.items():
-                if t is None:
-                    target_manifest.pop(n, None)
-                else:
-                    target_manifest[n] = text_sha256(t)
-            target_manifest.setdefault(META_NAME, text_sha256(META_TEXT))
-            target = hash_of_manifest(target_manifest)
+            _, target = _target(manifest, writes)
             # Linked, not written: the old bytes exactly, even where ``old`` decoded them
             # with replacement characters.
             backups.save(self.store.state_dir, {n: old[n] for n in writes}, current, target,
@@ -462,6 +448,20 @@ class RegistryWriterService:
                 continue
             final[doc_id] = _validated(doc_id, rec)
         return final
+
+
+def _target(
+    manifest: dict[str, str], writes: dict[str, str | None]
+) -> tuple[dict[str, str], str]:
+    """The manifest and registry_hash the folder will have once ``writes`` are done."""
+    target = dict(manifest)
+    for n, t in writes.items():
+        if t is None:
+            target.pop(n, None)
+        else:
+            target[n] = text_sha256(t)
+    target.setdefault(META_NAME, text_sha256(META_TEXT))
+    return target, hash_of_manifest(target)
 
 
 def _write_temp(path: Path, data: bytes, step: Callable[[str], None]) -> None:
