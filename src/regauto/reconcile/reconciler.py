@@ -192,11 +192,12 @@ class Reconciler:
         if fast is None:
             return None
         registry_hash, recorded = fast
-        files = tree.blobs()
-        if not recorded.items() <= files.items():
+        files = tree.entries()
+        if not recorded <= files:
             return None
-        for p in files.keys() - recorded.keys():
-            if files[p][0] != MODE_GITLINK and self.included(p):
+        for entry in files - recorded:
+            head, _, path = entry.partition("\t")
+            if not head.startswith(MODE_GITLINK) and self.included(path):
                 return None  # a document with no record
         return registry_hash
 

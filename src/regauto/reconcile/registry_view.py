@@ -28,7 +28,7 @@ from regauto.events.lock_manager import LockManager
 from regauto.project import Project, check_rel
 from regauto.reconcile.cache import Cache
 from regauto.registry import journal, records
-from regauto.registry.records import META_NAME, Record
+from regauto.registry.records import Record
 from regauto.registry.store import RegistryStore, hash_of_manifest
 
 SUMMARY = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size")
@@ -277,10 +277,11 @@ def _mode_of(tags: list[str]) -> str:
     return "100755" if "executable" in tags else "100644"
 
 
-def fast_map(project: Project, fingerprint: str) -> tuple[str, dict[str, tuple[str, str]]] | None:
-    """``(registry_hash, {path: (mode, blob)})`` when every shard is unchanged since a clean
-    check under the same configuration (``fingerprint``) found all its records up to date;
-    None otherwise (then only the full plan can tell).  No shard is read: the map was
+def fast_map(project: Project, fingerprint: str) -> tuple[str, set[str]] | None:
+    """``(registry_hash, {"<mode> <blob> 0\t<path>", …})`` — what the records describe, in
+    the form of the index's lines — when every registry file is unchanged since a clean
+    check under the same configuration (``fingerprint``) found all records up to date;
+    None otherwise (then only the full plan can tell).  No shard is read: the set was
     saved by that check (``mark_verified``)."""
     store = RegistryStore(project.registry_dir, project.state_dir)
     locks = LockManager(project.state_dir, timeout=project.config.lock_timeout_s)
@@ -288,22 +289,20 @@ def fast_map(project: Project, fingerprint: str) -> tuple[str, dict[str, tuple[s
         if journal.needs_recovery(store):
             journal.recover(store)
         manifest = store.manifest()
-    shards = {n: sha for n, sha in manifest.items() if n != META_NAME}
     verified = Cache(project.state_dir, "verified").load()
     if (verified.get("config") != fingerprint or verified.get("dir") != str(store.dir)
-            or verified.get("shards") != shards or verified.get("meta") != manifest[META_NAME]):
+            or verified.get("manifest") != manifest):
         return None
-    found = verified.get("map")
-    return (hash_of_manifest(manifest), found) if isinstance(found, dict) else None
+    found = verified.get("entries")
+    return (hash_of_manifest(manifest), found) if isinstance(found, set) else None
 
 
 def mark_verified(project: Project, view: RegistryView, fingerprint: str) -> None:
     """After a clean full check: every record of ``view`` is up to date with its file; keep
     what they describe for ``fast_map``."""
-    recorded = {ln.rec["path"]: (_mode_of(ln.rec["tags"]), ln.rec["blob"]) for ln in view.lines}
+    entries = {f"{_mode_of(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
+               for ln in view.lines}
     cache = Cache(project.state_dir, "verified")
     cache.replace({"config": fingerprint, "dir": str(project.registry_dir),
-                   "meta": view.manifest.get(META_NAME),
-                   "shards": {n: s for n, s in view.manifest.items() if n != META_NAME},
-                   "map": recorded})
+                   "manifest": view.manifest, "entries": entries})
     cache.save()

@@ -189,6 +189,19 @@ class TreeState:
                 self._blobs = merged
         return self._blobs
 
+    def entries(self) -> set[str]:
+        """Every file as ``"<mode> <blob> 0\t<path>"`` (the index's own lines, with this
+        scan's reads and deletions applied), before the inclusion filter: a whole listing
+        compared as a set costs next to nothing."""
+        if not self.project.is_git:
+            return {f"{d.mode} {d.blob} 0\t{p}" for p, d in self.docs.items()}
+        out = set(git.index_lines(self.project.root))
+        changed = sorted(self._deleted | set(self._read))
+        if changed:
+            out -= set(git.index_lines(self.project.root, changed))
+            out |= {f"{d.mode} {d.blob} 0\t{p}" for p, d in self._read.items()}
+        return out
+
     def complete(self) -> None:
         """Second step: every included document."""
         if not self.project.is_git:
