@@ -146,3 +146,15 @@ def test_library_reconcile_hook(git_repo: Path) -> None:
     done = reconcile(project, apply=True)
     assert done.applied and done.actions
     assert reconcile(project, apply=False).clean
+
+
+def test_fix_waits_for_a_merge_in_progress(git_repo: Path) -> None:
+    registered(git_repo)
+    make_tree(git_repo, {"a.txt": "a\n"})
+    head = (git_repo / ".git/HEAD").read_text()
+    (git_repo / ".git/MERGE_HEAD").write_text(head)
+    proc = regauto(git_repo, "fix")
+    assert proc.returncode == 3 and "merge" in proc.stderr
+    assert regauto(git_repo, "check").returncode == 1  # check still reads
+    (git_repo / ".git/MERGE_HEAD").unlink()
+    assert regauto(git_repo, "fix").returncode == 0

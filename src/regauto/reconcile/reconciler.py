@@ -29,8 +29,8 @@ import difflib
 import hashlib
 from typing import TYPE_CHECKING
 
-from regauto import __version__
-from regauto.errors import CASConflict, RegistryFormatError
+from regauto import __version__, git
+from regauto.errors import CASConflict, LockTimeout, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
 from regauto.reconcile import drift as D
@@ -100,6 +100,12 @@ class Reconciler:
         from regauto.reconcile.repair import RepairPipeline
         from regauto.reconcile.translate import translate
 
+        busy = git.in_progress(self.project.git_dir) if self.project.git_dir else None
+        if busy is not None:
+            # A merge or rebase leaves the tree (and maybe the registry) half-resolved:
+            # repairing it now would bake one side in.  Exit 3: try again later.
+            raise LockTimeout(f"git is busy in this repository ({busy}); regauto fix runs "
+                              "once it is done")
         locks = LockManager(self.project.state_dir, timeout=self.config.lock_timeout_s)
         report = D.Report(applied=True)
         keys = [f"bucket-{n:02d}" for n in range(PATH_LOCK_BUCKETS)]
