@@ -259,6 +259,9 @@ def _action_lines(result: PipelineResult, plan: Plan, pipe: RepairPipeline) -> l
 
 
 def reconcile(project: Project, *, apply: bool) -> D.Report:
-    """The daemon's periodic hook: ``fix`` when ``apply``, else ``check``."""
+    """The daemon's periodic hook: ``fix`` when ``apply``, else ``check``.  Raises what the
+    commands exit with: ``LockTimeout`` (a lock stayed busy, or git is mid-merge or
+    mid-rebase — try again later), ``CASConflict``, ``RegistryFormatError`` (check only:
+    the registry does not parse; ``fix`` restores it)."""
     r = Reconciler(project)
     return r.fix() if apply else r.check()
