@@ -549,3 +549,20 @@ def test_caches_never_hide_drift(git_repo: Path) -> None:
     assert kinds() == []
     make_tree(git_repo, {"ignored.txt": "x\n", ".gitignore": "ignored.txt\n"})
     assert kinds() == [("untracked", ".gitignore")]
+
+
+def test_writer_preview_is_apply_without_the_write(tmp_path: Path) -> None:
+    from registry_helpers import Registry, record, simple
+    from registry_helpers import snapshot as folder
+
+    reg = Registry(tmp_path)
+    reg.writer().apply(simple(reg.hash(), {record(1)["doc_id"]: record(1)}))
+    patch = simple(reg.hash(), {record(1)["doc_id"]: None, record(2)["doc_id"]: record(2)})
+    before = folder(reg.dir)
+    planned = reg.writer().preview(patch)
+    assert folder(reg.dir) == before
+    assert set(planned) >= {shard_name(record(1)["path"]), shard_name(record(2)["path"])}
+    reg.writer().apply(patch)
+    for name, (_old, new) in planned.items():
+        f = reg.dir / name
+        assert (f.read_text() if f.exists() else None) == new
