@@ -449,3 +449,22 @@ def test_a_batch_large_enough_for_worker_processes(git_repo: Path) -> None:
     before = snapshot(git_repo)
     assert "up to date" in sync(git_repo, "--all").stderr
     assert snapshot(git_repo) == before
+
+
+def test_sync_all_notices_a_deletion_recorded_in_a_hand_edited_line(committed: Path) -> None:
+    """``sync --all`` reads recorded paths from the lines' canonical prefixes; a line of
+    another shape (keys reordered by hand) is still read."""
+    import json
+
+    repo = committed
+    shard = next(p for p in sorted((repo / ".regauto/registry").glob("*.jsonl"))
+                 if '"notes/n.txt"' in p.read_text())
+    lines = shard.read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if '"notes/n.txt"' in ln)
+    rec = json.loads(lines[i])
+    lines[i] = json.dumps(dict(reversed(list(rec.items()))), ensure_ascii=False)
+    shard.write_text("\n".join(lines) + "\n")
+    (repo / "notes/n.txt").unlink()
+    sync(repo, "--all")
+    assert "notes/n.txt" not in by_path(repo)
+    assert set(by_path(repo)) == documents_on_disk(repo)

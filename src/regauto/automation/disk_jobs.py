@@ -10,9 +10,13 @@ that vanished or stopped being a regular file is reported, not guessed at.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import gc
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -20,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from regauto import git
-from regauto.automation import descriptor_extractor, headers
-from regauto.automation.tree import Skipped, read_regular
+from regauto.automation import classifier, descriptor_extractor, headers
+from regauto.automation.tree import Skipped, WorkTree, read_regular
 from regauto.events.suppression_manager import SuppressionManager
 
 PARALLEL_MIN = 400  # below this a pool costs more than it saves
@@ -51,19 +55,123 @@ class Context:
     describe: bool = True
 
 
-def write_header(full: Path, kind: str, doc: str, before_replace: Callable[[], None]) -> bytes:
+def temp_dir(state_dir: Path) -> Path:
+    """Where header rewrites make their temp files (see ``write_header``)."""
+    folder = state_dir / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What the pipeline keeps of a file after reading it once (see ``scan_one``)."""
+
+    path: str
+    mode: str = ""  # "": the path does not exist
+    size: int = 0
+    blob: str = ""
+    cls: classifier.Classification | None = None
+    claim: str | None = None  # the id its header claims, when ``header_read``
+    header_read: bool = False
+    link: bytes | None = None  # a symlink's text (kept: it is short)
+    skipped: str = ""
+
+
+def scan_one(root: Path, path: str) -> Scanned:
+    """Read a file once: its hash, size, classification and header claim."""
+    try:
+        c = WorkTree(root).read_document(path)
+    except Skipped as e:
+        return Scanned(path, skipped=str(e))
+    if c is None:
+        return Scanned(path)
+    if c.symlink:
+        return Scanned(path, c.mode, c.size, c.blob, link=c.data)
+    cls = classifier.classify_content(path, c.head, executable=c.executable)
+    if headers.comment_style(cls.kind) is None:
+        return Scanned(path, c.mode, c.size, c.blob, cls)
+    claim = headers.read_header_id(cls.kind, c.data)
+    return Scanned(path, c.mode, c.size, c.blob, cls, claim, header_read=True)
+
+
+def _scan_chunk(root: Path, paths: list[str]) -> list[Scanned]:
+    return [scan_one(root, p) for p in paths]
+
+
+def scan_all(root: Path, paths: list[str]) -> Iterator[Scanned]:
+    """``scan_one`` of every path (in order), over all cores for a large batch."""
+    chunks = [paths[i:i + CHUNK * 4] for i in range(0, len(paths), CHUNK * 4)]
+    yield from _map(functools.partial(_scan_chunk, root), chunks, len(paths))
+
+
+def _worker_init() -> None:
+    # The objects a worker inherits from the pipeline are never garbage: leave them out of
+    # every collection (and their pages unshared).  Parsing allocates in bursts of objects
+    # that live as long as one file's tree: collect young objects less often.
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
+def _map(fn: Callable[[list[Any]], list[Any]], chunks: list[list[Any]], n: int,
+         progress: Callable[[int, int], None] | None = None) -> Iterator[Any]:
+    done = 0
+    if n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor(initializer=_worker_init) as pool:
+            for out in pool.map(fn, chunks):
+                yield from out
+                done += len(out)
+                if progress:
+                    progress(done, n)
+    else:
+        for chunk in chunks:
+            out = fn(chunk)
+            yield from out
+            done += len(out)
+            if progress:
+                progress(done, n)
+
+
+def write_header(
+    full: Path, kind: str, doc: str, before_replace: Callable[[], None],
+    tmp_dir: Path | None = None,
+) -> bytes:
     """Embed ``doc`` in the file's header atomically (temp file + rename, mode kept);
-    returns the content now on disk."""
+    returns the content now on disk.
+
+    The temp file is made in ``tmp_dir`` when given (the state dir's ``tmp/``): creating a
+    file in one directory over and over costs a fifth of creating one next to each target
+    (measured on ext4: 0.06 vs 0.3 ms — the inode allocator looks for room near each
+    directory), and a crash leaves no stray file in the user's tree.  On another file
+    system (``EXDEV``) it falls back to a temp file next to the target.
+    """
     current, mode = read_regular(full)
     new = headers.embed_header(kind, current, doc)
     if new is None or new == current:
         return current
-    tmp = full.with_name(f".{full.name}.regauto-header")
-    tmp.write_bytes(new)
-    os.chmod(tmp, stat.S_IMODE(mode))
-    before_replace()
-    os.replace(tmp, full)
+    if tmp_dir is not None:
+        try:
+            _replace_with(new, mode, full, tmp_dir, before_replace)
+            return new
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+    _replace_with(new, mode, full, full.parent, before_replace)
     return new
+
+
+def _replace_with(data: bytes, mode: int, full: Path, folder: Path,
+                  before_replace: Callable[[], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".regauto-header-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            os.fchmod(f.fileno(), stat.S_IMODE(mode))
+        before_replace()
+        os.replace(tmp, full)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 @functools.lru_cache(maxsize=4)
@@ -74,16 +182,18 @@ def _suppressor(state_dir: Path, pid: int) -> SuppressionManager:
 
 def run_chunk(ctx: Context, jobs: list[Job]) -> list[Done]:
     writes = [j.path for j in jobs if j.header is not None]
+    tmp = None
     if writes:  # one transaction per chunk, made just before its writes
         _suppressor(ctx.state_dir, os.getpid()).suppress_many(writes, ttl_ms=ctx.suppress_ms)
-    return [run_one(ctx, j) for j in jobs]
+        tmp = temp_dir(ctx.state_dir)
+    return [run_one(ctx, j, tmp) for j in jobs]
 
 
-def run_one(ctx: Context, job: Job) -> Done:
+def run_one(ctx: Context, job: Job, tmp_dir: Path | None = None) -> Done:
     full = ctx.root / job.path
     try:
         if job.header is not None:
-            data = write_header(full, job.kind, job.header, lambda: None)
+            data = write_header(full, job.kind, job.header, lambda: None, tmp_dir)
         else:
             data, _ = read_regular(full)
     except FileNotFoundError:
@@ -102,18 +212,4 @@ def run_all(
 ) -> Iterator[Done]:
     """Every job's result (in order), over all cores for a large batch."""
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-    n = 0
-    if len(jobs) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
-        with ProcessPoolExecutor() as pool:
-            for done in pool.map(functools.partial(run_chunk, ctx), chunks):
-                yield from done
-                n += len(done)
-                if progress:
-                    progress(n, len(jobs))
-    else:
-        for chunk in chunks:
-            done = run_chunk(ctx, chunk)
-            yield from done
-            n += len(done)
-            if progress:
-                progress(n, len(jobs))
+    yield from _map(functools.partial(run_chunk, ctx), chunks, len(jobs), progress)

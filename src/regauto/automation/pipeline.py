@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from regauto.registry.reader import Reader, open_reader
 from regauto.registry.records import Record
 from regauto.registry.registry_writer_service import WriteResult
 from regauto.registry.retry import apply_with_retry
+from regauto.registry.store import line_key
 
 PATH_LOCK_BUCKETS = 64
 PARALLEL_MIN = 400
@@ -163,18 +165,26 @@ class Pipeline:
         return result
 
     def _read(self, paths: list[str]) -> dict[str, Content | None]:
-        """The batch's content.  From the work tree each file is read once, classified and
-        its header claim noted while its bytes are at hand; then only its hash and size
-        are kept (a :class:`DiskFile`): disk jobs read it again where it is needed."""
+        """The batch's content.  From the work tree each file is read once (over all cores
+        for a large batch), classified and its header claim noted while its bytes are at
+        hand; then only its hash and size are kept (a :class:`DiskFile`): disk jobs read
+        it again where it is needed."""
         if not isinstance(self.source, WorkTree):
             return {p: c for p, c in self.source.read_many(paths).items()}
         out: dict[str, Content | None] = {}
-        for p, c in self.source.iter_read(paths):
-            if c is None or c.symlink:
-                out[p] = c
-                continue
-            self._claim(self._classify(c))  # both cached by content
-            out[p] = DiskFile(self.project.root, p, c.mode, c.size, c.blob)
+        for s in disk_jobs.scan_all(self.project.root, paths):
+            if s.skipped:
+                self.source.skipped[s.path] = s.skipped
+            elif not s.mode:
+                out[s.path] = None
+            elif s.link is not None:
+                out[s.path] = FileContent(s.path, s.link, s.mode)
+            else:
+                assert s.cls is not None
+                self._classes[(s.path, s.mode, s.blob)] = s.cls
+                if s.header_read:
+                    self._header_ids[(s.cls.kind, s.blob)] = s.claim
+                out[s.path] = DiskFile(self.project.root, s.path, s.mode, s.size, s.blob)
         return out
 
     # -- one attempt ----------------------------------------------------------------------
@@ -198,8 +208,7 @@ class Pipeline:
                 self._descriptors.setdefault((kind, blob), desc)
         items = {p: self._classify(c) for p, c in present.items()}
         claims = {p: self._claim(it) for p, it in items.items()}
-        holders = self.reader.by_ids([c for c in claims.values() if c]) if any(
-            claims.values()) else {}
+        holders = self._holders(claims, by_path)
         assigned: dict[str, str] = {}  # path -> doc_id
         used: set[str] = set()
         need_new: list[str] = []
@@ -231,7 +240,10 @@ class Pipeline:
             result.skipped.update(self._failed)
             result.actions[:] = [a for a in result.actions if a.path not in self._failed]
         for rec in records:
-            changes[rec["doc_id"]] = rec
+            old = by_path.get(rec["path"])
+            if old is None or old != rec:  # an unchanged record stays out of the patch
+                changes[rec["doc_id"]] = rec
+                result.updated.append(rec["path"])
         # Records that lost their file, or whose path now belongs to another id.
         for p, rec in by_path.items():
             old_id = rec.get("doc_id")
@@ -241,14 +253,22 @@ class Pipeline:
             ):
                 changes[old_id] = None
                 result.deleted.append(p)
-        for rec in records:
-            old = by_path.get(rec["path"])
-            if old is None or old != rec:
-                result.updated.append(rec["path"])
         if not changes:
             return None
         return PromotionPatch(base, self.reason, f"{self.reason}: {len(changes)} record(s)",
                               changes=changes)
+
+    def _holders(self, claims: dict[str, str | None],
+                 by_path: dict[str, Record]) -> dict[str, list[Record]]:
+        """The registry's holders of the claimed ids, where the record at the claiming
+        path does not settle it: an id recorded once, at the very path that claims it, has
+        no other holder (and a sync of 100k files does not read the registry twice)."""
+        count = Counter(r.get("doc_id") for r in by_path.values())
+        wanted = sorted({
+            c for p, c in claims.items() if c is not None
+            and not ((by_path.get(p) or {}).get("doc_id") == c and count[c] == 1)
+        })
+        return self.reader.by_ids(wanted) if wanted else {}
 
     def _retry_marker(self, base: str) -> PromotionPatch:
         # The registry moved between the writer's hash and our read: a patch against the
@@ -386,7 +406,8 @@ class Pipeline:
             return
         try:
             disk_jobs.write_header(self.project.root / path, kind, doc,
-                                   lambda: self._suppress_pair(path, path))
+                                   lambda: self._suppress_pair(path, path),
+                                   disk_jobs.temp_dir(self.project.state_dir))
         except (FileNotFoundError, Skipped):
             return
 
@@ -497,9 +518,25 @@ def all_paths(project: Project) -> list[str]:
     from regauto.automation.tree import list_documents
 
     docs = list_documents(project.root, project.config, project.is_git)
-    recorded = [r["path"] for r in open_reader(project).all_records()
-                if isinstance(r.get("path"), str)]
-    return sorted(set(docs) | set(recorded))
+    return sorted(set(docs) | set(recorded_paths(project)))
+
+
+def recorded_paths(project: Project) -> list[str]:
+    """Every path the registry records, read from the lines' canonical prefixes (a full
+    parse of 100k records would cost seconds and hundreds of MB for a list of names); a
+    shard with a line of another shape is parsed whole, with its errors."""
+    reader = open_reader(project)
+    reader.current_hash()  # finishes or rolls back an interrupted write first
+    store = reader.store
+    out: list[str] = []
+    for name in store.shard_names():
+        keys = [line_key(ln) for ln in (store.read_text(name) or "").split("\n") if ln]
+        if all(k is not None for k in keys):
+            out.extend(k[0] for k in keys if k is not None)
+        else:
+            out.extend(r["path"] for r in store.read_shard(name).records
+                       if isinstance(r.get("path"), str))
+    return out
 
 
 def rel_paths(project: Project, args: Iterable[str]) -> list[str]:
@@ -525,8 +562,7 @@ def rel_paths(project: Project, args: Iterable[str]) -> list[str]:
             if os.path.lexists(full):
                 continue
         if recorded is None:
-            recorded = [r["path"] for r in open_reader(project).all_records()
-                        if isinstance(r.get("path"), str)]
+            recorded = recorded_paths(project)
         out.extend(p for p in recorded if p.startswith(prefix))
         if is_dir:
             if docs is None:

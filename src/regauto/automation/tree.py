@@ -168,13 +168,18 @@ class WorkTree:
         odd files are left out and recorded in ``skipped``."""
         for p in paths:
             try:
-                yield p, self.read(p)
+                yield p, self.read_document(p)
             except Skipped as e:
                 self.skipped[p] = str(e)
-            except PermissionError:
-                self.skipped[p] = "permission denied"
-            except IsADirectoryError:
-                self.skipped[p] = "a directory"
+
+    def read_document(self, path: str) -> FileContent | None:
+        """``read``, with every reason not to read a path as a document as ``Skipped``."""
+        try:
+            return self.read(path)
+        except PermissionError:
+            raise Skipped("permission denied") from None
+        except IsADirectoryError:
+            raise Skipped("a directory") from None
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(self.root / path)
