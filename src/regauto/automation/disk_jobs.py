@@ -30,6 +30,8 @@ from regauto.events.suppression_manager import SuppressionManager
 
 PARALLEL_MIN = 400  # below this a pool costs more than it saves
 CHUNK = 32  # files per task: small enough that a suppression made at its start still holds
+
+
 @dataclass(frozen=True)
 class Job:
     path: str
