@@ -566,3 +566,15 @@ def test_writer_preview_is_apply_without_the_write(tmp_path: Path) -> None:
     for name, (_old, new) in planned.items():
         f = reg.dir / name
         assert (f.read_text() if f.exists() else None) == new
+
+
+def test_record_corrupted_into_another_records_id(git_repo: Path) -> None:
+    """Two records share an id; one file claims its own id in its header: each file ends
+    with its own id, and the stray line is gone (the pipeline leaves an unchanged record
+    out of its patch — the plan must still remove the loser's line)."""
+    before = setup_repo(git_repo)
+    taken = before["notes/plan.txt"]
+    _rewrite_line(git_repo, "pkg/core.py", lambda r: canonical_line({**r, "doc_id": taken}))
+    reports_exactly(git_repo, ("header_mismatch", "pkg/core.py", taken))
+    fixes(git_repo)
+    assert ids(git_repo) == before

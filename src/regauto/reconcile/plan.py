@@ -171,8 +171,12 @@ def usable_path(p: Any) -> bool:
 
 
 def _known(rec: Record) -> Record:
-    """A record as the pipeline may see it (it reads ``doc_id`` and ``blob``)."""
-    out = {k: rec[k] for k in FIELDS if k in rec}
+    """A record as the pipeline may see it (it reads ``doc_id`` and ``blob``).  Never with
+    its descriptor: the pipeline then keeps every batch record in its patch (it leaves out
+    a record equal to the one it was shown), and the writer drops every other line of that
+    doc_id — which is how the losers of a duplicate lose their lines.  An unchanged record
+    writes no byte: the writer compares texts."""
+    out = {k: rec[k] for k in FIELDS if k in rec and k != "descriptor"}
     if not (isinstance(out.get("blob"), str) and BLOB_RE.match(out["blob"])):
         out["blob"] = ""
     return out
