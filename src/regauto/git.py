@@ -126,41 +126,55 @@ class Change:
     status: str  # A, M, D, R (renamed: old_path set), C, T
     path: str
     old_path: str | None = None
+    mode: str | None = None  # the new side's mode and blob (None for a deletion)
+    blob: str | None = None
 
 
-def _parse_name_status(out: bytes) -> list[Change]:
+def _parse_raw(out: bytes) -> list[Change]:
+    """``git diff --raw -z --no-abbrev`` output: ``:old_mode new_mode old new STATUS``, NUL,
+    the path (two paths for a rename or copy)."""
     parts = out.split(b"\0")
     changes: list[Change] = []
     i = 0
     while i < len(parts):
-        st = parts[i].decode()
-        if not st:
+        head = parts[i].decode()
+        if not head.startswith(":"):
             i += 1
             continue
-        code = st[0]
+        _, new_mode, _, new_blob, status = head[1:].split(" ")
+        code = status[0]
+        mode = None if code == "D" else new_mode
+        blob = None if code == "D" else new_blob
         if code in "RC":
             old = parts[i + 1].decode("utf-8", "surrogateescape")
             new = parts[i + 2].decode("utf-8", "surrogateescape")
-            changes.append(Change(code, new, old))
+            changes.append(Change(code, new, old, mode, blob))
             i += 3
         else:
-            changes.append(Change(code, parts[i + 1].decode("utf-8", "surrogateescape")))
+            path = parts[i + 1].decode("utf-8", "surrogateescape")
+            changes.append(Change(code, path, None, mode, blob))
             i += 2
     return changes
 
 
 def staged_changes(root: Path) -> list[Change]:
-    """What the commit will record: ``git diff --cached -M --name-status -z`` against HEAD."""
+    """What the commit will record: ``git diff --cached -M --raw -z`` against HEAD.
+
+    ``--raw`` (the name-status with modes and blob ids) also tells the staged blobs, so the
+    hook need not list the index again.
+    """
     head = "HEAD" if has_head(root) else empty_tree(root)
     out = _git(
-        "diff", "--cached", "-M", "--name-status", "-z", "--no-ext-diff", head, "--", cwd=root
+        "diff", "--cached", "-M", "--raw", "-z", "--no-abbrev", "--no-ext-diff", head, "--",
+        cwd=root,
     )
-    return _parse_name_status(out)
+    return _parse_raw(out)
 
 
 def changes_between(root: Path, old: str, new: str) -> list[Change]:
-    out = _git("diff", "-M", "--name-status", "-z", "--no-ext-diff", old, new, "--", cwd=root)
-    return _parse_name_status(out)
+    out = _git("diff", "-M", "--raw", "-z", "--no-abbrev", "--no-ext-diff", old, new, "--",
+               cwd=root)
+    return _parse_raw(out)
 
 
 @dataclass(frozen=True)

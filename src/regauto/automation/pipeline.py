@@ -105,7 +105,7 @@ class Pipeline:
         self,
         project: Project,
         *,
-        source: str = "worktree",
+        source: str | Source = "worktree",
         mutate: bool = True,
         reason: str = "sync",
         progress: Callable[[int, int], None] | None = None,
@@ -115,7 +115,10 @@ class Pipeline:
         self.mutate = mutate
         self.reason = reason
         self.progress = progress
-        self.source: Source = Index(project.root) if source == "index" else WorkTree(project.root)
+        self.source: Source = (
+            source if not isinstance(source, str)
+            else Index(project.root) if source == "index" else WorkTree(project.root)
+        )
         self.worktree = WorkTree(project.root)
         self.reader: Reader = open_reader(project)
         self.writer = open_writer(project)

@@ -194,10 +194,12 @@ class Index:
 
     name = "index"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, known: dict[str, git.IndexEntry | None] | None = None) -> None:
+        """``known``: entries the caller already has (the hook's staged diff tells them),
+        so that the index is not listed again for them."""
         self.root = root
         self.skipped: dict[str, str] = {}
-        self._entries: dict[str, git.IndexEntry | None] = {}
+        self._entries: dict[str, git.IndexEntry | None] = dict(known or {})
 
     def _lookup(self, paths: list[str]) -> None:
         missing = [p for p in paths if p not in self._entries]

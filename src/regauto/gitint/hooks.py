@@ -53,7 +53,8 @@ def pre_commit(root: Path) -> int:
     project = Project.open(root)
     _ensure_driver(project)
     cfg = project.config
-    paths, renames = _document_changes(project, git.staged_changes(project.root))
+    staged = git.staged_changes(project.root)
+    paths, renames = _document_changes(project, staged)
     if not paths:
         return 0  # a commit touching no document
     managed = _managed_paths(project)
@@ -67,8 +68,16 @@ def pre_commit(root: Path) -> int:
             )
             return 1
     from regauto.automation.pipeline import Pipeline
+    from regauto.automation.tree import Index
 
-    pipe = Pipeline(project, source="index", mutate=True, reason="pre-commit")
+    known: dict[str, git.IndexEntry | None] = {}
+    for c in staged:
+        known[c.path] = (None if c.blob is None or c.mode is None
+                         else git.IndexEntry(c.mode, c.blob, 0, c.path))
+        if c.status == "R" and c.old_path is not None:
+            known[c.old_path] = None
+    source = Index(project.root, known)
+    pipe = Pipeline(project, source=source, mutate=True, reason="pre-commit")
     result = pipe.run(paths, renames=renames)
     for path, why in sorted(result.skipped.items()):
         _say(f"skipped {path}: {why}")

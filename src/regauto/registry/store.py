@@ -23,6 +23,8 @@ from regauto.errors import RegistryFormatError
 from regauto.registry.records import META_NAME, META_TEXT, SHARD_RE, Record
 
 HASH_CACHE = "hash-cache.json"
+# (state dir, registry dir) -> the hash cache as this process last read or wrote it.
+_MEM_CACHE: dict[tuple[str, str], dict[str, list[Any]]] = {}
 TMP_MARK = ".regauto-tmp"
 
 
@@ -272,17 +274,27 @@ class RegistryStore:
         return hash_of_manifest(self.manifest() if manifest is None else manifest)
 
     def _load_cache(self) -> dict[str, list[Any]]:
+        # Every entry is checked against a fresh stat before use, so the copy this process
+        # read (or wrote) last is as good as the file: read the file once per process, not
+        # on each of the several hashes a hook run computes.
+        key = (str(self.state_dir), str(self.dir))
+        mem = _MEM_CACHE.get(key)
+        if mem is not None:
+            return dict(mem)
+        files: dict[str, list[Any]] = {}
         try:
             data = json.loads((self.state_dir / HASH_CACHE).read_text())
             if isinstance(data, dict) and data.get("dir") == str(self.dir):
-                files = data.get("files")
-                return files if isinstance(files, dict) else {}
+                stored = data.get("files")
+                files = stored if isinstance(stored, dict) else {}
         except (OSError, ValueError):
             pass
-        return {}
+        _MEM_CACHE[key] = dict(files)
+        return files
 
     def _save_cache(self, cache: dict[str, list[Any]]) -> None:
         # A cache: written atomically but not fsynced; losing it only costs a re-hash.
+        _MEM_CACHE[(str(self.state_dir), str(self.dir))] = dict(cache)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             tmp = self.state_dir / f"{HASH_CACHE}.{os.getpid()}.tmp"
