@@ -13,7 +13,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from benchmarks.common import Row  # noqa: E402
+from benchmarks.common import Row
 
 
 def main() -> int:
