@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -91,3 +92,13 @@ def run_regauto(
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def wait_for_file(path: Path, timeout: float = 20.0) -> None:
+    """Wait until another process has created ``path`` (a readiness signal in real-process
+    tests); fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout}s")
+        time.sleep(0.01)

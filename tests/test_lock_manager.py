@@ -20,16 +20,10 @@ import pytest
 
 from regauto.errors import LockTimeout
 from regauto.events.lock_manager import DOC_ID, PATH, REGISTRY, LockManager, LockOrderError
+from tests.conftest import wait_for_file
 
 CTX = multiprocessing.get_context("spawn")
 
-
-def _wait_for(path: Path, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} did not appear within {timeout}s")
-        time.sleep(0.01)
 
 
 def _run_children(target: Any, args_list: list[tuple[Any, ...]], timeout: float) -> None:
@@ -158,7 +152,7 @@ def test_sigkilled_holder_releases_at_once(tmp_path: Path) -> None:
     p = CTX.Process(target=_child_hold, args=(str(state), REGISTRY, "registry", str(ready)))
     p.start()
     try:
-        _wait_for(ready)
+        wait_for_file(ready)
         lm = LockManager(state)
         with pytest.raises(LockTimeout):
             with lm.registry(timeout=0.2):
@@ -185,7 +179,7 @@ def test_timeout_raises_lock_timeout_naming_the_lock(tmp_path: Path) -> None:
     p = CTX.Process(target=_child_hold, args=(str(state), DOC_ID, doc, str(ready)))
     p.start()
     try:
-        _wait_for(ready)
+        wait_for_file(ready)
         lm = LockManager(state, timeout=0.3)
         t0 = time.monotonic()
         with pytest.raises(LockTimeout) as info:

@@ -29,6 +29,7 @@ from regauto.events.work_queue import (
     WorkQueue,
     net_event,
 )
+from tests.conftest import wait_for_file
 
 CTX = multiprocessing.get_context("spawn")
 
@@ -44,13 +45,6 @@ class FakeClock:
 def pending(q: WorkQueue) -> dict[str, str]:
     return {j.path: j.event for j in q.list() if j.status in (QUEUED, FAILED)}
 
-
-def _wait_for(path: Path, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} did not appear within {timeout}s")
-        time.sleep(0.01)
 
 
 def _join_all(procs: list[Any], timeout: float) -> None:
@@ -453,7 +447,7 @@ def test_sigkilled_worker_jobs_are_completed_exactly_once_by_others(tmp_path: Pa
     held_out = tmp_path / "doomed.json"
     doomed = CTX.Process(target=_child_claim_and_hang, args=(str(state), 50, lease, str(held_out)))
     doomed.start()
-    _wait_for(held_out)
+    wait_for_file(held_out)
     held = json.loads(held_out.read_text())
     assert doomed.pid is not None
     os.kill(doomed.pid, signal.SIGKILL)
