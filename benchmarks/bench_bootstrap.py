@@ -127,6 +127,7 @@ def measure(n: int, workdir: Path) -> list[Row]:
     repo = make_repo(workdir / f"repo-{n}", n)
     built = time.perf_counter() - t0
     py = [str(repo.root / p) for p in repo.python]
+    load0 = os.getloadavg()[0]
     floor1, floor_cpu1 = parse_floor(py)
     boot = run_regauto(repo.root, "sync", "--all")
     again = run_regauto(repo.root, "sync", "--all")
@@ -134,6 +135,8 @@ def measure(n: int, workdir: Path) -> list[Row]:
     # (the conservative choice for the ratio).
     floor2, floor_cpu2 = parse_floor(py)
     floor, floor_cpu = min(floor1, floor2), min(floor_cpu1, floor_cpu2)
+    fast = min((floor1, floor_cpu1), (floor2, floor_cpu2))
+    load1 = os.getloadavg()[0]
     ratio, cpu_ratio = boot.wall / floor, boot.cpu / floor_cpu
     rows = [
         Row(NAME, case, "repository", f"{repo.files:,} files, {repo.bytes / 2**20:,.0f} MiB, "
@@ -145,6 +148,9 @@ def measure(n: int, workdir: Path) -> list[Row]:
         Row(NAME, case, "bootstrap / floor (wall)", f"{ratio:.2f}×", f"≤ {RATIO_TARGET}×",
             ratio <= RATIO_TARGET),
         Row(NAME, case, "bootstrap / floor (CPU)", f"{cpu_ratio:.2f}×"),
+        Row(NAME, case, "cores used (CPU / wall)",
+            f"floor {fast[1] / fast[0]:.2f}, bootstrap {boot.cpu / boot.wall:.2f} "
+            f"(load {load0:.1f} → {load1:.1f})"),
         Row(NAME, case, "peak RSS, largest process", f"{boot.rss:,.0f} MiB",
             f"< {RSS_TARGET_MIB} MiB", boot.rss < RSS_TARGET_MIB),
         Row(NAME, case, "peak RSS, process tree (sampled)", f"{boot.tree:,.0f} MiB"),
