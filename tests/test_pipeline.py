@@ -267,7 +267,8 @@ def test_edit_delete_move_keep_ids(committed: Path, how: str) -> None:
     assert before[c] not in {r["doc_id"] for r in after.values()}
     assert len(after) == len(before) - 1
     assert set(after) == documents_on_disk(repo)
-    assert "more" in str(after[a]["descriptor"]) or after[a]["descriptor"]["lines"] == 3
+    assert after[a]["descriptor"]["title"] == "A, edited"
+    assert after[a]["descriptor"]["lines"] == 3
     assert after["pkg/other.py"]["descriptor"]["functions"] == ["f()", "g()"]
     stored = git_blobs(repo)
     assert all(rec["blob"] == stored[p][1] for p, rec in after.items())
