@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Mapping, Sequence
 
 from regauto.errors import CalledProcessError
+
+_TRACE = bool(os.environ.get("REGAUTO_TRACE"))
 
 
 def run(
@@ -22,6 +26,7 @@ def run(
     With ``check`` a non-zero exit raises :class:`CalledProcessError` holding the command,
     the exit code and both streams, so the message is enough to act on.
     """
+    t0 = time.perf_counter()
     try:
         proc = subprocess.run(
             list(cmd),
@@ -33,6 +38,12 @@ def run(
         )
     except OSError as e:
         raise CalledProcessError(tuple(cmd), -1, b"", str(e).encode()) from e
+    if _TRACE:
+        # REGAUTO_TRACE=1: one stderr line per command with its wall time, to see where a
+        # slow hook spends its time (RUNBOOK "A slow commit").
+        ms = (time.perf_counter() - t0) * 1000
+        shown = " ".join(list(cmd)[:6]) + (" …" if len(cmd) > 6 else "")
+        sys.stderr.write(f"regauto trace: {ms:7.1f} ms  {shown}\n")
     if check and proc.returncode != 0:
         raise CalledProcessError(tuple(cmd), proc.returncode, proc.stdout, proc.stderr)
     return proc.returncode, proc.stdout, proc.stderr
