@@ -190,7 +190,7 @@ def test_fallback_without_renameat2(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux only")
 def test_renameat2_is_used_on_linux() -> None:
-    assert file_renamer._renameat2 is not None
+    assert file_renamer._get_renameat2() is not None
 
 
 def test_file_system_without_noreplace_support_falls_back(

@@ -180,3 +180,32 @@ def test_branch_switch_and_merge_leave_check_clean(fw_repo: Path) -> None:
     git(fw_repo, "checkout", "-q", "feature")
     check = run_regauto("check", cwd=fw_repo)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_hand_edited_registry_stops_the_commit_and_survives(fw_repo: Path) -> None:
+    # SPEC 8.3: a managed file with unstaged changes of its own stops the hook.  Under
+    # `git commit` the framework has already set those changes aside in a patch (the work
+    # tree looks clean); staging the shard anyway would make the framework's restore fail
+    # and leave the edit only in that patch.  `pre-commit run --all-files` sets nothing
+    # aside.  Both must stop, touch nothing, and leave the hand edit in place.
+    shard = next(p for p in (fw_repo / ".regauto/registry").glob("*.jsonl")
+                 if '"README.md"' in p.read_text())
+    committed = shard.read_text()
+    hand_edited = committed.replace('"title": "Project"', '"title": "Hand edit"')
+    assert hand_edited != committed
+    shard.write_text(hand_edited)
+    (fw_repo / "README.md").write_text("# Project\n\nMore.\n")
+    git(fw_repo, "add", "README.md")
+    staged_before = git(fw_repo, "diff", "--cached", "--name-only")
+    for cmd in (["pre-commit", "run", "regauto", "--all-files"],
+                ["git", "commit", "-q", "-m", "edit"]):
+        r = subprocess.run(cmd, cwd=fw_repo, capture_output=True, text=True, check=False)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1 and "has unstaged changes of its own" in out, out
+        assert "conflicted" not in out and "unexpected error" not in out, out
+        assert shard.read_text() == hand_edited
+        assert git(fw_repo, "diff", "--cached", "--name-only") == staged_before
+    shard.write_text(committed)  # the user drops the hand edit: the commit goes through
+    r = commit(fw_repo, "edit")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert assert_commit_consistent(fw_repo)["README.md"]["size"] == len("# Project\n\nMore.\n")

@@ -288,9 +288,10 @@ def test_hook_scripts_pass_shellcheck() -> None:
 def fake_hooks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
     calls: list[tuple[object, ...]] = []
     fake = types.ModuleType("regauto.gitint.hooks")
-    fake.pre_commit = lambda root: calls.append(("pre-commit", root)) or 0  # type: ignore[attr-defined]
-    fake.post_checkout = lambda *a: calls.append(("post-checkout", *a)) or 0  # type: ignore[attr-defined]
-    fake.post_merge = lambda *a: calls.append(("post-merge", *a)) or 0  # type: ignore[attr-defined]
+    # The hooks get the repository entry.py found (root and git dir): record the root.
+    fake.pre_commit = lambda found: calls.append(("pre-commit", found.root)) or 0  # type: ignore[attr-defined]
+    fake.post_checkout = lambda found, *a: calls.append(("post-checkout", found.root, *a)) or 0  # type: ignore[attr-defined]
+    fake.post_merge = lambda found, *a: calls.append(("post-merge", found.root, *a)) or 0  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "regauto.gitint.hooks", fake)
     monkeypatch.setattr(regauto.gitint, "hooks", fake, raising=False)
     for var in entry.ENV_FALLBACK.values():

@@ -305,3 +305,77 @@ def test_lock_file_names_hash_the_key(tmp_path: Path) -> None:
     with lm.paths(odd):
         assert f.exists()
     assert f.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_forked_child_neither_holds_nor_releases_its_parents_lock(tmp_path: Path) -> None:
+    # The pipeline's worker pool forks while the parent holds path locks.  The child must
+    # not think it holds them (re-entering would skip the wait), and its exit must not
+    # release the parent's lock; the parent's release must free the lock though the child
+    # is still alive with its inherited copy of the descriptor closed.
+    lm = LockManager(tmp_path, timeout=0.3)
+    r, w = os.pipe()
+    with lm.paths("x"):
+        pid = os.fork()
+        if pid == 0:  # the child: report what it sees, then linger
+            try:
+                held = lm.held()
+                try:
+                    with lm.paths("x"):
+                        got = "took"
+                except LockTimeout:
+                    got = "timeout"
+                os.write(w, json.dumps([held, got]).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        seen = json.loads(os.read(r, 1000))
+        os.close(r)
+        os.waitpid(pid, 0)
+        assert seen == [[], "timeout"]
+        # The child exited: the parent still holds the lock (another manager times out
+        # in a fresh process, checked from a thread here, which excludes like a process).
+        errors: list[BaseException] = []
+
+        def other() -> None:
+            try:
+                with LockManager(tmp_path, timeout=0.2).paths("x"):
+                    pass
+            except BaseException as e:
+                errors.append(e)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert len(errors) == 1 and isinstance(errors[0], LockTimeout)
+    with lm.paths("x"):
+        pass  # released
+
+
+def _child_filelock_hold(lock_file: str, ready: str) -> None:
+    import filelock
+
+    with filelock.FileLock(lock_file):
+        Path(ready).touch()
+        time.sleep(60)
+
+
+def test_a_filelock_holder_in_another_process_excludes_us(tmp_path: Path) -> None:
+    # Our flock is filelock's UnixFileLock: a tool (or an older regauto) holding the file
+    # with filelock keeps us out, and we get the lock the moment it dies.
+    lm = LockManager(tmp_path, timeout=0.3)
+    lock_file = lm.lock_file(REGISTRY, "registry")
+    lock_file.parent.mkdir(parents=True)
+    ready = tmp_path / "ready"
+    p = CTX.Process(target=_child_filelock_hold, args=(str(lock_file), str(ready)))
+    p.start()
+    try:
+        wait_for_file(ready, 30)
+        with pytest.raises(LockTimeout):
+            with lm.registry():
+                pass
+    finally:
+        p.kill()
+        p.join()
+    with lm.registry():
+        pass

@@ -27,16 +27,24 @@ class Project:
         return self.git_dir is not None
 
     @classmethod
-    def open(cls, root: Path | None = None, config_path: Path | None = None) -> Project:
+    def open(
+        cls,
+        root: Path | None = None,
+        config_path: Path | None = None,
+        *,
+        found: git.RepoPaths | None = None,
+    ) -> Project:
         """Find the repository containing ``root`` (default: the current directory).
 
         Outside git the given directory itself is the root and the state lives in
-        ``.regauto/state/`` (SPEC §2).
+        ``.regauto/state/`` (SPEC §2).  ``found``: what :func:`git.discover` said already
+        (the hooks ask once; a ``git rev-parse`` is a few ms of every commit).
         """
         start = (root or Path.cwd()).resolve()
         if not start.is_dir():
             raise UsageError(f"{start}: not a directory")
-        found = git.discover(start)
+        if found is None:
+            found = git.discover(start)
         if found is not None:
             top, git_dir = found.root.resolve(), found.git_dir.resolve()
             state = git_dir / "regauto"

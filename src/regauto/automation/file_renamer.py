@@ -12,7 +12,6 @@ names (never neither), which the reconciler reports and ``fix`` resolves.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fnmatch
 import os
@@ -20,6 +19,7 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from regauto import docid
 from regauto.errors import BadInputError
@@ -132,10 +132,13 @@ def _unsafe(rel: str) -> str | None:
 
 
 def _rename_noreplace(src: Path, dst: Path, *, symlink: bool) -> None:
-    if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
+    renameat2 = _get_renameat2()
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
                       _RENAME_NOREPLACE) == 0:
             return
+        import ctypes
+
         err = ctypes.get_errno()
         if err not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # not: unsupported here
             raise OSError(err, os.strerror(err), str(src), None, str(dst))
@@ -149,9 +152,24 @@ def _rename_noreplace(src: Path, dst: Path, *, symlink: bool) -> None:
     os.unlink(src)
 
 
+_NOT_LOADED: Any = object()
+_renameat2: Any = _NOT_LOADED  # libc's renameat2, None where absent; tests replace it
+
+
+def _get_renameat2() -> Callable[..., int] | None:
+    """Loaded on the first rename: ctypes costs ~2 ms to import and most hooks rename nothing."""
+    global _renameat2
+    if _renameat2 is _NOT_LOADED:
+        _renameat2 = _load_renameat2()
+    fn: Callable[..., int] | None = _renameat2
+    return fn
+
+
 def _load_renameat2() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         # The process's own symbols include libc's; no find_library (it runs ldconfig).
         fn = ctypes.CDLL(None, use_errno=True).renameat2  # glibc >= 2.28, musl >= 1.2.2
@@ -161,5 +179,3 @@ def _load_renameat2() -> Callable[..., int] | None:
     fn.restype = ctypes.c_int
     return fn
 
-
-_renameat2 = _load_renameat2()

@@ -1,4 +1,4 @@
-"""Lock manager: ``filelock`` locks at three granularities — path, doc_id, registry.
+"""Lock manager: file locks at three granularities — path, doc_id, registry.
 
 Global acquisition order (the one rule that makes deadlock impossible): **path locks, then
 doc_id locks, then the registry lock**, and inside one granularity by key.  ``acquire()``
@@ -10,10 +10,17 @@ already holds is always allowed (locks are re-entrant per thread).
 
 Lock files live in ``<state dir>/locks/`` named by granularity and a hash of the key.  They
 are never deleted: removing a lock file while another process waits on it lets two holders
-exist at once (filelock issue #574).  ``preserve_lock_file=True`` makes filelock promise the
-same, and refuses its soft-lock fallback (whose marker files are deleted on release and
-outlive a SIGKILLed holder).  A holder killed with SIGKILL releases its flock with its file
-descriptor, so the next process gets the lock at once.
+exist at once (filelock issue #574).  A holder killed with SIGKILL releases its flock with its
+file descriptor, so the next process gets the lock at once.
+
+The lock itself is ``flock(2)`` on that file, taken directly on POSIX: it is exactly what
+``filelock.UnixFileLock`` does (so the two interoperate), but importing filelock 4.x costs
+12–25 ms, a tenth of the commit hook's whole budget, and the hook takes a dozen locks.  Other
+platforms use ``filelock.FileLock`` (``preserve_lock_file=True``: no soft-lock fallback, whose
+marker files are deleted on release and outlive a SIGKILLed holder).  Each thread opens its
+own descriptor, so threads of one process exclude each other as processes do; a forked child
+closes its inherited copies (see ``_after_fork``) — they would otherwise share the parent's
+lock, and unlocking one would release it.
 
 Holds are tracked per thread and per process, not per ``LockManager``: two managers of one
 state dir in one process (say the pipeline's and the writer's) share the lock objects, so a
@@ -25,12 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import filelock
+from typing import Protocol
 
 from regauto.errors import LockTimeout
 
@@ -39,8 +48,9 @@ DOC_ID = "doc_id"
 REGISTRY = "registry"
 ORDER = {PATH: 0, DOC_ID: 1, REGISTRY: 2}
 DEFAULT_TIMEOUT_S = 30.0
-# filelock polls a non-blocking flock; its 50 ms default adds that much latency to every
-# hand-over of a contended lock (the registry lock is handed over once per write).
+# A contended lock is polled with a non-blocking flock (a blocking one cannot time out);
+# filelock's 50 ms default would add that much latency to every hand-over of the registry
+# lock, which changes hands once per write.
 POLL_INTERVAL_S = 0.005
 
 LockKey = tuple[str, str]
@@ -50,17 +60,100 @@ class LockOrderError(RuntimeError):
     """A lock was requested out of the global order while later locks are held."""
 
 
+class _FileLock(Protocol):
+    def acquire(self, timeout: float) -> bool: ...
+    def release(self) -> None: ...
+
+
+class _Flock:
+    """An exclusive ``flock`` on one file, held through this object's own descriptor."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(POLL_INTERVAL_S)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            self.fd = fd
+            return True
+
+    def release(self) -> None:
+        import fcntl
+
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            # Unlocked explicitly: a child that still has a copy of the descriptor (forked
+            # while the lock was held) would otherwise keep the lock alive.
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def forget(self) -> None:
+        """In a forked child: close the inherited copy *without* unlocking, which would
+        release the parent's lock (the two descriptors share one open file)."""
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+class _PortableLock:
+    """Where there is no ``fcntl``: filelock's platform lock."""
+
+    def __init__(self, path: str) -> None:
+        import filelock
+
+        self._timeout = filelock.Timeout
+        # is_singleton: one object per file in this process, so another manager gets the
+        # same owner; thread_local (the default) keeps each thread's holds apart.
+        self._lock = filelock.FileLock(
+            path, is_singleton=True, preserve_lock_file=True, poll_interval=POLL_INTERVAL_S
+        )
+
+    def acquire(self, timeout: float) -> bool:
+        try:
+            self._lock.acquire(timeout=timeout)
+        except self._timeout:
+            return False
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def _new_lock(path: str) -> _FileLock:
+    return _PortableLock(path) if sys.platform == "win32" else _Flock(path)
+
+
 @dataclass
 class _Hold:
-    """One lock this thread holds: the filelock object and how many times it entered it."""
+    """One lock this thread holds: the lock object and how many times it entered it."""
 
     key: LockKey
     directory: Path
-    lock: filelock.BaseFileLock
+    lock: _FileLock
     count: int = 0
 
 
 _thread = threading.local()
+# Every live thread's holds, by thread ident (a dead thread's ident is reused, which bounds
+# this), so that a forked child can close the descriptors it inherited: see _after_fork.
+_all_holds: dict[int, dict[str, _Hold]] = {}
 
 
 def _holds() -> dict[str, _Hold]:
@@ -68,7 +161,24 @@ def _holds() -> dict[str, _Hold]:
     holds: dict[str, _Hold] | None = getattr(_thread, "holds", None)
     if holds is None:
         holds = _thread.holds = {}
+        _all_holds[threading.get_ident()] = holds
     return holds
+
+
+def _after_fork() -> None:
+    """A forked child holds none of its parent's locks (a worker of the pipeline's pool must
+    never release, or think it re-enters, a lock its parent holds)."""
+    for holds in list(_all_holds.values()):
+        for hold in holds.values():
+            if isinstance(hold.lock, _Flock):
+                hold.lock.forget()
+        holds.clear()
+    _all_holds.clear()
+    _thread.__dict__.pop("holds", None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _rank(k: LockKey) -> tuple[int, str]:
@@ -145,21 +255,12 @@ class LockManager:
         hold = holds.get(str(path))
         if hold is None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            # is_singleton: one object per file in this process, so another thread or
-            # another manager gets the same flock owner; thread_local (the default) keeps
-            # each thread's holds apart, so threads still exclude each other.
-            lock = filelock.FileLock(
-                str(path), is_singleton=True, preserve_lock_file=True,
-                poll_interval=POLL_INTERVAL_S,
-            )
-            hold = _Hold(key=k, directory=self.dir, lock=lock)
-        try:
-            hold.lock.acquire(timeout=timeout)
-        except filelock.Timeout:
+            hold = _Hold(key=k, directory=self.dir, lock=_new_lock(str(path)))
+        if hold.count == 0 and not hold.lock.acquire(timeout):
             raise LockTimeout(
                 f"timed out after {timeout:g}s waiting for the {k[0]} lock {k[1]!r}"
                 f" ({path}); another regauto process or thread holds it"
-            ) from None
+            )
         hold.count += 1
         holds[str(path)] = hold
 
@@ -172,4 +273,4 @@ class LockManager:
             # Drop our reference so the process does not keep one lock object per path
             # it ever touched (a long-running watcher sees many paths).
             del holds[path]
-        hold.lock.release()
+            hold.lock.release()

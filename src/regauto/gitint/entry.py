@@ -25,9 +25,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regauto.cli import boundary
 from regauto.errors import UsageError
+
+if TYPE_CHECKING:
+    from regauto.git import RepoPaths
 
 ENV_FALLBACK = {
     "prev": "PRE_COMMIT_FROM_REF",
@@ -78,7 +82,7 @@ def _flag(ns: argparse.Namespace, name: str) -> str:
     return value
 
 
-def _root(ns: argparse.Namespace) -> Path:
+def _root(ns: argparse.Namespace) -> RepoPaths:
     from regauto import git
 
     start = ns.root if ns.root is not None else Path.cwd()
@@ -86,7 +90,7 @@ def _root(ns: argparse.Namespace) -> Path:
     if found is None:
         raise UsageError(f"{start}: not inside a git repository with a work tree")
     boundary.set_state_dir(found.git_dir / "regauto")
-    return found.root
+    return found
 
 
 def _hook(ns: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from regauto import git
@@ -49,8 +48,8 @@ def _ensure_driver(project: Project) -> None:
         _say(f"warning: could not configure the registry merge driver: {e}")
 
 
-def pre_commit(root: Path) -> int:
-    project = Project.open(root)
+def pre_commit(found: git.RepoPaths) -> int:
+    project = Project.open(found.root, found=found)
     _ensure_driver(project)
     cfg = project.config
     staged = git.staged_changes(project.root)
@@ -59,7 +58,9 @@ def pre_commit(root: Path) -> int:
         return 0  # a commit touching no document
     managed = _managed_paths(project)
     if cfg.auto_stage != "none":
-        dirty = git.unstaged_paths(project.root, managed)
+        stash = _framework_stash()
+        dirty = (git.unstaged_paths(project.root, managed) if stash is None
+                 else _stashed_paths(stash, managed))
         if dirty:
             _say(
                 f"{dirty[0]} has unstaged changes of its own (a hand edit, or `regauto sync`/"
@@ -82,8 +83,8 @@ def pre_commit(root: Path) -> int:
     for path, why in sorted(result.skipped.items()):
         _say(f"skipped {path}: {why}")
     touched_user = [a for a in result.actions if a.done]
-    outputs = _regenerate(project)
     written = list(result.write.shards_written) if result.write else []
+    outputs = _changed_outputs(project, written)
     to_stage = sorted({f"{cfg.registry}/{n}" for n in written} | set(outputs))
     if written and (project.registry_dir / "meta.json").exists():
         to_stage.append(f"{cfg.registry}/meta.json")  # first commit of a fresh registry
@@ -97,7 +98,7 @@ def pre_commit(root: Path) -> int:
                  "`git add` them and commit again")
             return 1
         return 0
-    git.add(project.root, to_stage)
+    git.stage_managed(project.root, to_stage)
     if not touched_user:
         return 0
     if cfg.auto_stage == "all":
@@ -159,20 +160,69 @@ def _stage_user_changes(project: Project, actions: list[Action]) -> None:
                 git.update_index_blob(project.root, path, new, content.mode)
 
 
-def _regenerate(project: Project) -> list[str]:
-    """Generated outputs changed by the post-write hook, as paths to stage."""
-    if not project.config.generators:
-        return []
+STASH_MAX_AGE_S = 3600
+
+
+def _framework_stash() -> bytes | None:
+    """Under the pre-commit framework's commit hook: the patch of unstaged changes it set
+    aside before running hooks (``b""`` when there were none); None elsewhere.
+
+    The framework (``staged_files_only``) saves ``git diff`` of the unstaged changes to
+    ``<its cache>/patch<time>-<its pid>`` and checks out the index, so that a plain
+    unstaged-changes check finds nothing.  Staging a registry shard the user has hand edits
+    in would then make the framework's restore of the patch fail, leaving the edits only in
+    that file: so the hook reads the patch itself (it is also cheaper than a diff of the
+    whole index: ~25 ms at 100k files).  ``GIT_INDEX_FILE`` tells a commit (git sets it for
+    the hook) from ``pre-commit run --files``/``--all-files``, which does not stash.
+    """
+    if os.environ.get("PRE_COMMIT") != "1" or "GIT_INDEX_FILE" not in os.environ:
+        return None
+    home = os.environ.get("PRE_COMMIT_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pre-commit")
+    suffix = f"-{os.getppid()}"  # the framework runs the hook as its direct child
+    newest: tuple[int, str] | None = None
     try:
-        from regauto.generators.generator_orchestrator import output_paths
-    except ImportError:
+        names = os.listdir(home)
+    except OSError:
+        return None  # not where we expected the framework: fall back to git
+    for name in names:
+        if name.startswith("patch") and name.endswith(suffix):
+            stamp = name[len("patch"):-len(suffix)]
+            if stamp.isdigit() and (newest is None or int(stamp) > newest[0]):
+                newest = (int(stamp), name)
+    import time
+
+    if newest is None or newest[0] < time.time() - STASH_MAX_AGE_S:
+        return b""  # nothing was stashed: the work tree equals the index
+    try:
+        with open(os.path.join(home, newest[1]), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _stashed_paths(patch: bytes, paths: list[str]) -> list[str]:
+    """Which of ``paths`` (files, or folders: the registry) the stashed patch changes."""
+    changed = {
+        line[len(b"diff --git a/"):].split(b" b/", 1)[0].decode("utf-8", "surrogateescape")
+        for line in patch.splitlines() if line.startswith(b"diff --git a/")
+    }
+    return sorted(c for c in changed if any(c == p or c.startswith(p + "/") for p in paths))
+
+
+def _changed_outputs(project: Project, written: list[str]) -> list[str]:
+    """Generated outputs to stage: the post-write hook regenerates them when the registry
+    changed.  To stage, all of them (``update-index`` skips unchanged files); under
+    ``auto_stage = none``, which only reports, those that differ from the index."""
+    if not project.config.generators or not written:
         return []
-    outs = output_paths(project)
-    return [p for p in outs if git.unstaged_paths(project.root, [p]) or _untracked(project, p)]
-
-
-def _untracked(project: Project, path: str) -> bool:
-    return (project.root / path).exists() and not git.ls_files_stage(project.root, [path])
+    outs = [g.output for g in project.config.generators]
+    if project.config.auto_stage != "none":
+        return outs
+    changed = set(git.unstaged_paths(project.root, outs))
+    tracked = git.ls_files_stage(project.root, outs)
+    return [p for p in outs
+            if p in changed or (p not in tracked and (project.root / p).exists())]
 
 
 def _skip_reason(project: Project) -> str | None:
@@ -185,12 +235,12 @@ def _skip_reason(project: Project) -> str | None:
     return None
 
 
-def post_checkout(root: Path, prev: str, new: str, flag: str) -> int:
-    return _never_block(lambda: _post_checkout(root, prev, new, flag))
+def post_checkout(found: git.RepoPaths, prev: str, new: str, flag: str) -> int:
+    return _never_block(lambda: _post_checkout(found, prev, new, flag))
 
 
-def post_merge(root: Path, squash: str) -> int:
-    return _never_block(lambda: _post_merge(root, squash))
+def post_merge(found: git.RepoPaths, squash: str) -> int:
+    return _never_block(lambda: _post_merge(found, squash))
 
 
 def _never_block(fn: object) -> int:
@@ -206,8 +256,8 @@ def _never_block(fn: object) -> int:
     return 0
 
 
-def _post_checkout(root: Path, prev: str, new: str, flag: str) -> None:
-    project = Project.open(root)
+def _post_checkout(found: git.RepoPaths, prev: str, new: str, flag: str) -> None:
+    project = Project.open(found.root, found=found)
     if flag == "0":
         return  # a file checkout (git checkout -- PATH)
     reason = _skip_reason(project)
@@ -223,8 +273,8 @@ def _post_checkout(root: Path, prev: str, new: str, flag: str) -> None:
     _catch_up(project, git.changes_between(project.root, prev, new), "post-checkout")
 
 
-def _post_merge(root: Path, squash: str) -> None:
-    project = Project.open(root)
+def _post_merge(found: git.RepoPaths, squash: str) -> None:
+    project = Project.open(found.root, found=found)
     if _skip_reason(project):
         return
     _ensure_driver(project)
