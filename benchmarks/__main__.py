@@ -28,7 +28,8 @@ def main() -> int:
     )
     chosen = args.names or names
     rows: list[Row] = []
-    console = Console()
+    # Piped (a log, CI): wide enough that each row stays on one line.
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     for name in chosen:
         if name not in names:
             console.print(f"unknown benchmark {name!r}; have: {', '.join(names)}")
