@@ -136,3 +136,32 @@ def test_plan_is_ascending_valid_and_above_the_mark(last: str | None, minute: in
     assert all(docid.is_valid(i) for i in ids)
     assert last is None or ids[0] > last
     assert docid.minute_of(ids[0]) >= minute_now
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+       st.integers(0, 61), st.integers(0, 9999))
+def test_doc_id_validity_is_a_real_utc_minute(
+    y: int, mo: int, d: int, h: int, mi: int, n: int
+) -> None:
+    # SPEC 4.1: the first twelve digits are a real date and minute; the sequence is
+    # 0001-9999.  strptime is the reference for "real".  Components just around their
+    # ranges, so that real and unreal minutes both come up often.
+    minute = f"{y:04d}{mo:02d}{d:02d}{h:02d}{mi:02d}"
+    try:
+        dt.datetime.strptime(minute, "%Y%m%d%H%M")
+        real = True
+    except ValueError:
+        real = False
+    assert docid.is_valid(f"{minute}{n:04d}") == (real and n >= 1)
+
+
+@pytest.mark.parametrize(("minute", "real"), [
+    ("202402290000", True), ("202302290000", False), ("202612312359", True),
+    ("202613010000", False), ("202611262460", False), ("000001010000", False),
+])
+def test_doc_id_minutes_at_the_edges(minute: str, real: bool) -> None:
+    assert docid.is_valid(minute + "0001") is real
+    if real:
+        assert docid.minute_of(minute + "0001").strftime("%Y%m%d%H%M") == minute
