@@ -16,7 +16,6 @@ import functools
 import gc
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +163,8 @@ def write_header(
 
 def _replace_with(data: bytes, mode: int, full: Path, folder: Path,
                   before_replace: Callable[[], None]) -> None:
+    import tempfile  # here: ~4 ms to import (random, shutil), and most batches write no header
+
     fd, tmp = tempfile.mkstemp(prefix=".regauto-header-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +31,11 @@ def error_line(msg: str) -> None:
 
 
 def crash_log(exc: BaseException) -> Path:
+    # Imported on a crash only: traceback and tempfile cost ~3 ms of every hook run.
+    import tempfile
+    import time
+    import traceback
+
     folder = (_state_dir / "log") if _state_dir is not None else Path(tempfile.gettempdir())
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 
@@ -35,5 +34,7 @@ def apply_with_retry(
             if attempt == attempts - 1:
                 raise
             # Full jitter, doubling: spreads competing writers so one of them wins soon.
+            import random  # only on a conflict: most runs never need it
+
             time.sleep(random.uniform(0, base_delay * (2**attempt)))
     raise AssertionError("unreachable")
