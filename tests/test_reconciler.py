@@ -227,6 +227,28 @@ def test_misnamed(git_repo: Path) -> None:
     assert not (git_repo / "docs/watched.md").exists()
 
 
+def test_misnamed_whose_new_name_is_taken_fix_says_so_and_exits_1(git_repo: Path) -> None:
+    """A rename the renamer must refuse (its destination exists) is drift fix cannot
+    repair: the same line and exit 1 on every run; once the way is clear, fix repairs it."""
+    setup_repo(git_repo)
+    make_tree(git_repo, {"docs/watched.md": "# Watched\n"})
+    _register_without_mutating(git_repo, "docs/watched.md")
+    doc = ids(git_repo)["docs/watched.md"]
+    (git_repo / f"docs/{doc}_watched.md").mkdir()  # an empty folder: no document
+    reports_exactly(git_repo, ("misnamed", "docs/watched.md", doc))
+    line = (f"regauto: could not repair docs/watched.md: not renamed: cannot rename "
+            f"'docs/watched.md' to 'docs/{doc}_watched.md': the destination exists; nothing "
+            "was changed\n")
+    before = state(git_repo)
+    for _ in range(2):
+        proc = regauto(git_repo, "fix")
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", line)
+        assert state(git_repo) == before
+    (git_repo / f"docs/{doc}_watched.md").rmdir()
+    fixes(git_repo)
+    assert ids(git_repo).get(f"docs/{doc}_watched.md") == doc
+
+
 def test_header_missing(git_repo: Path) -> None:
     setup_repo(git_repo)
     make_tree(git_repo, {"pkg/watched.py": "X = 1\n"})
