@@ -19,12 +19,14 @@ REGISTRY = ".regauto/registry"
 TIMEOUT_S = 120
 
 
-def regauto(repo: Path, *args: str, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def regauto(repo: Path, *args: str, timeout: float = TIMEOUT_S,
+            errors: str = "strict") -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess; a hang (a FIFO opened, a lock never released) fails
-    the test instead of stalling the run."""
+    the test instead of stalling the run.  ``errors="surrogateescape"`` reads output that
+    names a file whose name is not UTF-8 (written as the file system has it)."""
     return subprocess.run(
         [sys.executable, "-m", "regauto", *args],
-        cwd=repo, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=repo, capture_output=True, text=True, errors=errors, timeout=timeout, check=False,
     )
 
 

@@ -348,6 +348,8 @@ def test_a_copy_gets_a_new_id(committed: Path, how: str) -> None:
         (".", ["ABSOLUTE_OUTSIDE"]),
         (".", ["--all", "docs"]),
         (".", []),
+        (".", ["nonexistent.md"]),
+        (".", ["docs/new.md", "nonexistent.md"]),  # one bad path refuses the whole call
     ],
 )
 def test_bad_input_exits_2_and_changes_nothing(
@@ -367,6 +369,33 @@ def test_bad_input_exits_2_and_changes_nothing(
     assert "Traceback" not in proc.stdout + proc.stderr
     assert snapshot(committed) == before
     assert snapshot(outside) == outside_before
+
+
+def test_a_path_neither_on_disk_nor_recorded_is_refused_but_a_deletion_is_not(
+    committed: Path,
+) -> None:
+    repo = committed
+    (repo / "docs/new.md").write_text("# would be registered and renamed\n")
+    hash_before = regauto(repo, "hash").stdout
+    proc = regauto(repo, "sync", "docs/new.md", "nonexistent.md", "docs/typo.md")
+    assert proc.returncode == 2, proc
+    assert proc.stderr == ("regauto: error: nonexistent.md, docs/typo.md: no such file, and "
+                           "no record in the registry\n")
+    assert regauto(repo, "hash").stdout == hash_before
+    assert (repo / "docs/new.md").exists() and "docs/new.md" not in ids_by_path(repo)
+
+    # Gone but recorded: a deletion, registered as ever.
+    c = prefixed(repo, "docs", "c.md")
+    (repo / c).unlink()
+    sync(repo, c)
+    assert c not in ids_by_path(repo)
+
+    # Excluded: not regauto's business, there or not (as an existing excluded file).
+    (repo / "regauto.toml").write_text('exclude = ["build/**"]\n')
+    hash_before = regauto(repo, "hash").stdout
+    proc = sync(repo, "build/nothere.js")
+    assert "registry up to date" in proc.stderr
+    assert regauto(repo, "hash").stdout == hash_before
 
 
 def test_init_then_sync_and_a_clone_that_inits_again(tmp_path: Path, git_repo: Path) -> None:

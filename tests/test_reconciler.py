@@ -10,6 +10,7 @@ exits 0.  Registries are read straight from their files, never through regauto.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,44 @@ def test_untracked_prefix_file_is_registered_and_renamed(git_repo: Path) -> None
     assert (git_repo / new).is_file() and not (git_repo / "docs/new.md").exists()
 
 
+def test_untracked_name_that_cannot_be_processed_fix_says_so_and_exits_1(
+        git_repo: Path) -> None:
+    """The registry is UTF-8 JSON: a name that is not UTF-8 cannot be recorded.  ``check``
+    reports it; ``fix`` repairs the rest, names it with why, exits 1 — and says the same
+    again, changing nothing, until the file is renamed."""
+    setup_repo(git_repo)
+    bad = os.fsdecode(b"docs/caf\xe9.md")
+    make_tree(git_repo, {bad: "# Caf\xe9\n", "notes/new.txt": "New.\n"})
+    line = (f"regauto: could not repair docs/caf\\xe9.md: path: file name {bad!r} is not "
+            "valid UTF-8; rename it to register it")
+
+    proc = regauto(git_repo, "check", "--format", "json", errors="surrogateescape")
+    assert proc.returncode == 1, proc.stderr
+    found = [(d["kind"], d["path"]) for d in json.loads(proc.stdout)]
+    assert found == [("untracked", bad), ("untracked", "notes/new.txt")]
+
+    dry = regauto(git_repo, "fix", "--dry-run")
+    assert dry.returncode == 1, dry.stderr
+    assert dry.stdout.startswith("would fix untracked notes/new.txt: ")
+    assert dry.stderr.splitlines() == [line.replace("could not", "cannot")]
+
+    first = regauto(git_repo, "fix")
+    assert first.returncode == 1, first.stderr
+    assert "registered notes/new.txt as " in first.stdout
+    assert "notes/new.txt" in ids(git_repo) and not any("caf" in p for p in ids(git_repo))
+    assert first.stderr.splitlines() == [line, "repaired 1 drift(s)"]
+
+    hash_before, before = regauto(git_repo, "hash").stdout, state(git_repo)
+    second = regauto(git_repo, "fix")
+    assert (second.returncode, second.stdout, second.stderr) == (1, "", line + "\n")
+    assert regauto(git_repo, "hash").stdout == hash_before
+    assert state(git_repo) == before
+
+    proc = regauto(git_repo, "check", "--format", "json", errors="surrogateescape")
+    assert proc.returncode == 1, proc.stderr
+    assert [(d["kind"], d["path"]) for d in json.loads(proc.stdout)] == [("untracked", bad)]
+
+
 def test_missing(git_repo: Path) -> None:
     before = setup_repo(git_repo)
     (git_repo / "notes/plan.txt").unlink()
@@ -186,6 +225,28 @@ def test_misnamed(git_repo: Path) -> None:
     fixes(git_repo)
     assert ids(git_repo).get(f"docs/{doc}_watched.md") == doc
     assert not (git_repo / "docs/watched.md").exists()
+
+
+def test_misnamed_whose_new_name_is_taken_fix_says_so_and_exits_1(git_repo: Path) -> None:
+    """A rename the renamer must refuse (its destination exists) is drift fix cannot
+    repair: the same line and exit 1 on every run; once the way is clear, fix repairs it."""
+    setup_repo(git_repo)
+    make_tree(git_repo, {"docs/watched.md": "# Watched\n"})
+    _register_without_mutating(git_repo, "docs/watched.md")
+    doc = ids(git_repo)["docs/watched.md"]
+    (git_repo / f"docs/{doc}_watched.md").mkdir()  # an empty folder: no document
+    reports_exactly(git_repo, ("misnamed", "docs/watched.md", doc))
+    line = (f"regauto: could not repair docs/watched.md: not renamed: cannot rename "
+            f"'docs/watched.md' to 'docs/{doc}_watched.md': the destination exists; nothing "
+            "was changed\n")
+    before = state(git_repo)
+    for _ in range(2):
+        proc = regauto(git_repo, "fix")
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", line)
+        assert state(git_repo) == before
+    (git_repo / f"docs/{doc}_watched.md").rmdir()
+    fixes(git_repo)
+    assert ids(git_repo).get(f"docs/{doc}_watched.md") == doc
 
 
 def test_header_missing(git_repo: Path) -> None:

@@ -543,15 +543,21 @@ def recorded_paths(project: Project) -> list[str]:
     return out
 
 
-def rel_paths(project: Project, args: Iterable[str]) -> list[str]:
+def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False) -> list[str]:
     """Command-line paths (relative to the cwd, or absolute) as checked repo paths.
 
     A folder stands for the documents under it *and* the records under it, so that
     ``sync docs`` notices a file deleted or moved out of ``docs/``; so does a folder that
-    no longer exists.  ``.`` is the current directory, not the repository root."""
+    no longer exists.  ``.`` is the current directory, not the repository root.
+
+    With ``strict`` (``regauto sync``), an included path that does not exist and that the
+    registry records neither at nor under it is a typo, not a deletion: ``BadInputError``
+    naming every such argument, before anything is processed.  An excluded path is not
+    regauto's business, there or not: it is left out as the pipeline always leaves it."""
     out: list[str] = []
     docs: list[str] | None = None
     recorded: list[str] | None = None
+    unknown: list[str] = []
     for a in args:
         absolute = Path(os.path.normpath(Path.cwd() / a))
         rel = "" if absolute == project.root else project.rel(a)
@@ -567,11 +573,16 @@ def rel_paths(project: Project, args: Iterable[str]) -> list[str]:
                 continue
         if recorded is None:
             recorded = recorded_paths(project)
-        out.extend(p for p in recorded if p.startswith(prefix))
+        under = [p for p in recorded if p.startswith(prefix)]
+        out.extend(under)
         if is_dir:
             if docs is None:
                 from regauto.automation.tree import list_documents
 
                 docs = list_documents(project.root, project.config, project.is_git)
             out.extend(d for d in docs if d.startswith(prefix))
+        elif strict and not under and rel not in recorded and project.config.is_included(rel):
+            unknown.append(a)
+    if unknown:
+        raise BadInputError(f"{', '.join(unknown)}: no such file, and no record in the registry")
     return out

@@ -51,10 +51,15 @@ def sort_drifts(drifts: list[Drift]) -> list[Drift]:
 
 @dataclass
 class Report:
-    """What ``check`` found, or what ``fix`` did (``actions``: one line per change)."""
+    """What ``check`` found, or what ``fix`` did (``actions``: one line per change).
+
+    ``unrepaired``: the paths among the drifts that ``fix`` leaves as they are, with why (a
+    file the pipeline cannot process, a rename it must refuse): still drift for ``check``,
+    and the reason ``fix`` exits 1."""
 
     drifts: list[Drift] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    unrepaired: dict[str, str] = field(default_factory=dict)
     applied: bool = False
     registry_hash: str = ""
     diff: str = ""
@@ -62,6 +67,11 @@ class Report:
     @property
     def clean(self) -> bool:
         return not self.drifts
+
+    @property
+    def repaired(self) -> list[Drift]:
+        """The drifts ``fix`` repairs (or, after it ran, repaired)."""
+        return [d for d in self.drifts if d.path not in self.unrepaired]
 
     def by_kind(self) -> dict[str, list[Drift]]:
         out: dict[str, list[Drift]] = {}

@@ -20,13 +20,16 @@ Concurrency: ``fix`` holds every path lock (the pipeline's buckets) for the whol
 no hook, watcher or other fix interleaves; the registry itself is written with
 compare-and-swap, and a plan made against a registry that moved is made again (at most
 ``cas_retries`` times, then exit 3).  Safe from cron: locks time out with exit 3, drift
-repaired is exit 0.
+repaired is exit 0, drift that ``fix`` cannot repair (a file the pipeline must skip, such
+as a name that is not UTF-8) is exit 1 with one line per file saying why — the same
+answer on every run, as ``check`` keeps reporting it.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from regauto import __version__, git
@@ -45,6 +48,14 @@ if TYPE_CHECKING:
     from regauto.reconcile.repair import RepairPipeline
 
 VERDICT_VERSION = "1"
+
+
+@dataclass
+class _Run:
+    pipe: RepairPipeline
+    result: PipelineResult
+    drifts: list[D.Drift]
+    unrepaired: dict[str, str]  # path -> why the run leaves its drift as it is
 
 
 class Reconciler:
@@ -77,7 +88,8 @@ class Reconciler:
                 tree.complete()
                 plan = make_plan(self.project, view, tree, Claims(self.project, tree))
                 try:
-                    report.drifts, report.diff = self._dry_run(plan, diff=diff)
+                    report.drifts, report.unrepaired, report.diff = self._dry_run(plan,
+                                                                                  diff=diff)
                 except (ViewStale, CASConflict):
                     continue
                 if not report.drifts and not tree.adopted:
@@ -97,8 +109,6 @@ class Reconciler:
         if dry_run:
             return self._fix_dry()
         from regauto.automation.pipeline import PATH_LOCK_BUCKETS
-        from regauto.reconcile.repair import RepairPipeline
-        from regauto.reconcile.translate import translate
 
         busy = git.in_progress(self.project.git_dir) if self.project.git_dir else None
         if busy is not None:
@@ -128,14 +138,15 @@ class Reconciler:
                 if plan.empty:
                     report.registry_hash = view.hash
                     break
-                pipe = RepairPipeline(self.project, plan, dry_run=False)
                 try:
-                    result = pipe.repair()
+                    run = self._repair(plan, dry_run=False)
                 except (ViewStale, CASConflict):
                     continue
-                report.drifts += translate(plan, result, pipe.assigned, pipe.patch)
-                report.actions += _action_lines(result, plan, pipe)
-                report.registry_hash = result.write.new_hash if result.write else view.hash
+                report.drifts += run.drifts
+                report.unrepaired = run.unrepaired
+                report.actions += _action_lines(run.result, plan, run.pipe)
+                w = run.result.write
+                report.registry_hash = w.new_hash if w else view.hash
                 break
             else:
                 raise CASConflict("(plan)", "the registry kept changing while fix was planning")
@@ -154,22 +165,31 @@ class Reconciler:
             report.actions = [f"would restore the registry: {msg}"]
             return report
         report = self.check(diff=False)
-        report.actions = [f"would fix {d.kind} {d.path}: {d.detail}" for d in report.drifts]
+        report.actions = [f"would fix {d.kind} {d.path}: {d.detail}" for d in report.repaired]
         return report
 
-    def _dry_run(self, plan: Plan, *, diff: bool) -> tuple[list[D.Drift], str]:
+    def _repair(self, plan: Plan, *, dry_run: bool, describe: bool = True) -> _Run:
+        """The one way ``check`` and ``fix`` carry out a plan: the pipeline, writing or
+        not, and what it found."""
+        from regauto.reconcile.repair import RepairPipeline
+        from regauto.reconcile.translate import translate, unrepaired
+
+        pipe = RepairPipeline(self.project, plan, dry_run=dry_run, describe=describe)
+        result = pipe.repair()
+        drifts = translate(plan, result, pipe.assigned, pipe.patch)
+        return _Run(pipe, result, drifts, unrepaired(plan, result, drifts))
+
+    def _dry_run(self, plan: Plan, *,
+                 diff: bool) -> tuple[list[D.Drift], dict[str, str], str]:
         drifts = list(plan.drifts)
         if plan.empty:
-            return drifts, ""
-        from regauto.reconcile.repair import RepairPipeline
-        from regauto.reconcile.translate import translate
-
-        pipe = RepairPipeline(self.project, plan, dry_run=True, describe=diff)
-        result = pipe.repair()
-        drifts += translate(plan, result, pipe.assigned, pipe.patch)
-        if not diff or pipe.patch is None:
-            return drifts, ""
-        return drifts, self._unified(pipe.writer.preview(pipe.patch))
+            return drifts, {}, ""
+        run = self._repair(plan, dry_run=True, describe=diff)
+        drifts += run.drifts
+        patch = run.pipe.patch
+        if not diff or patch is None:
+            return drifts, run.unrepaired, ""
+        return drifts, run.unrepaired, self._unified(run.pipe.writer.preview(patch))
 
     def _unified(self, files: dict[str, tuple[str | None, str | None]]) -> str:
         reg = self.config.registry.strip("/")

@@ -48,6 +48,14 @@ from regauto.reconcile.drift import Drift, Report, sort_drifts
 FIX_COMMAND = "regauto fix"
 
 
+def shown(text: str) -> str:
+    """``text`` (a path, or a message naming one) fit for one line on any terminal: bytes
+    that are not UTF-8 as ``\\xNN`` — the name as the file system has it — and control
+    characters escaped, so a name with a newline cannot split the line."""
+    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+
+
 def to_json(drifts: list[Drift]) -> str:
     return json.dumps([d.to_json() for d in sort_drifts(drifts)], ensure_ascii=False,
                       indent=2)

@@ -13,6 +13,10 @@ and why.  For each path of the batch:
   id), ``header_missing`` / ``header_mismatch`` (a header to write), else ``modified``
   when the record is out of date with the configuration (id_mode, role, tags);
 - a record whose file is gone and whose id no file takes: ``missing``.
+
+A path the pipeline skipped — wholly (a name that is not UTF-8, a file it may not read) or
+in part (a rename it refused, a header it could not write) — keeps its drift after the run:
+``unrepaired`` names those paths and why, for ``check`` and ``fix`` alike.
 """
 
 from __future__ import annotations
@@ -136,3 +140,10 @@ def _recorded(plan: Plan, p: str, new: str, result: PipelineResult,
             out.append(D.Drift(D.MODIFIED, i, p, "record out of date (" + ", ".join(diffs)
                                + "); fix updates it"))
     return out
+
+
+def unrepaired(plan: Plan, result: PipelineResult, drifts: list[D.Drift]) -> dict[str, str]:
+    """The paths of ``drifts`` this run leaves as they are, with why: what ``fix`` says it
+    could not repair (and exits 1 for), and what ``check`` still reports after it."""
+    skipped = {**plan.tree.skipped, **result.skipped}
+    return {d.path: skipped[d.path] for d in drifts if d.path in skipped}

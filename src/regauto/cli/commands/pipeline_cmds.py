@@ -71,7 +71,8 @@ def sync_cmd(
         raise UsageError("give PATHs or --all, not both")
     if not all_ and not paths:
         raise UsageError("nothing to sync: give PATHs or --all")
-    targets = pipeline.all_paths(project) if all_ else pipeline.rel_paths(project, paths)
+    targets = (pipeline.all_paths(project) if all_
+               else pipeline.rel_paths(project, paths, strict=True))
     with progress_bar("extracting") as progress:
         result = pipeline.sync(project, targets, progress=progress)
     report(result)

@@ -1,8 +1,9 @@
 """``regauto check`` and ``regauto fix`` (SPEC §8.1, §8.2): thin layers over the reconciler.
 
 The JSON output of ``check --format json`` is documented in ``regauto.reconcile.report``.
-Exit codes: 0 clean / repaired, 1 drift found (``check``, ``fix --dry-run``), 2 a registry
-or configuration that does not parse, 3 a lock or the registry stayed busy.
+Exit codes: 0 clean / repaired, 1 drift found (``check``, ``fix --dry-run``) or left by
+``fix`` (a file it cannot repair: one line each says which and why), 2 a registry or
+configuration that does not parse, 3 a lock or the registry stayed busy.
 """
 
 from __future__ import annotations
@@ -61,18 +62,24 @@ def fix_cmd(
     ),
 ) -> int:
     """Repair every drift (through the pipeline and the single writer); running it again
-    changes nothing."""
+    changes nothing.  A file it cannot repair (a name that is not UTF-8, say) gets one line
+    saying why, and the exit code is 1."""
     from regauto.reconcile.reconciler import Reconciler
+    from regauto.reconcile.report import shown
 
     report = Reconciler(STATE.project()).fix(dry_run=dry_run)
     for line in report.actions:
         print(line)
+    # Not silenced by -q: it is why fix exits 1.
+    verb = "cannot" if dry_run else "could not"
+    for path, why in sorted(report.unrepaired.items()):
+        sys.stderr.write(f"regauto: {verb} repair {shown(path)}: {shown(why)}\n")
     if dry_run:
         if report.clean and not report.actions:
             say("nothing to fix")
         return 0 if report.clean and not report.actions else 1
-    if not report.actions:
+    if not report.actions and not report.unrepaired:
         say("nothing to fix: the registry matches the tree")
-    elif report.drifts:
-        err().print(f"repaired {len(report.drifts)} drift(s)") if not STATE.quiet else None
-    return 0
+    elif report.repaired and report.actions:
+        err().print(f"repaired {len(report.repaired)} drift(s)") if not STATE.quiet else None
+    return 1 if report.unrepaired else 0
