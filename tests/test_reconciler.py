@@ -142,8 +142,9 @@ def test_untracked_name_that_cannot_be_processed_fix_says_so_and_exits_1(
     setup_repo(git_repo)
     bad = os.fsdecode(b"docs/caf\xe9.md")
     make_tree(git_repo, {bad: "# Caf\xe9\n", "notes/new.txt": "New.\n"})
-    line = (f"regauto: could not repair docs/caf\\xe9.md: path: file name {bad!r} is not "
-            "valid UTF-8; rename it to register it")
+    # One spelling of the name throughout: the file system's byte as \xNN.
+    line = ("regauto: could not repair docs/caf\\xe9.md: path: file name 'docs/caf\\xe9.md' "
+            "is not valid UTF-8; rename it to register it")
 
     proc = regauto(git_repo, "check", "--format", "json", errors="surrogateescape")
     assert proc.returncode == 1, proc.stderr

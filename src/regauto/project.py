@@ -9,6 +9,7 @@ from pathlib import Path
 from regauto import config as config_mod
 from regauto import git
 from regauto.errors import BadInputError, UsageError
+from regauto.textout import shown
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def check_rel(rel: str, *, what: str = "path") -> str:
     except UnicodeEncodeError:
         # git hands such names over as bytes; the registry is UTF-8 JSON and cannot hold them.
         raise BadInputError(
-            f"{what}: file name {rel!r} is not valid UTF-8; rename it to register it"
+            f"{what}: file name '{shown(rel)}' is not valid UTF-8; rename it to register it"
         ) from None
     if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
         raise BadInputError(f"{what}: absolute path {rel!r}; paths must be relative")

@@ -50,6 +50,9 @@ def crash_log(exc: BaseException) -> Path:
 
 def guarded(fn: Callable[[], int]) -> int:
     """Run ``fn`` and map whatever it raises to an exit code."""
+    from regauto import textout
+
+    textout.escape_streams()  # a file name that is not UTF-8 must not crash the output
     try:
         return fn()
     except RegautoError as e:

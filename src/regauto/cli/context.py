@@ -37,13 +37,15 @@ def out() -> Console:
     """The console for results (stdout).  rich honours NO_COLOR and non-terminals itself."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # markup=False: what is printed is data (file names, messages quoting them), and a file
+    # named "[bold]a.md" must not lose its brackets.  Styled cells use rich.text.Text.
+    return Console(highlight=False, soft_wrap=True, markup=False)
 
 
 def err() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def say(msg: str) -> None:

@@ -24,7 +24,10 @@ A JSON array (UTF-8, one document, ``indent=2``), one object per drift, sorted b
   file, a registry file, a generated output);
 - ``path`` (string): repository-relative, ``/``-separated: the document (for ``moved``, its
   new path; for ``missing``, the recorded one), the registry file (``noncanonical``, and
-  ``invalid_record`` when the record names no usable path), or the generated output;
+  ``invalid_record`` when the record names no usable path), or the generated output.  A
+  name whose bytes are not UTF-8 carries each such byte as the escape ``\\udcNN`` (Python's
+  ``surrogateescape``: ``os.fsencode(path)`` gives the file system's bytes back), so the
+  output is always valid UTF-8; text and ``github`` output spell it ``\\xNN``;
 - ``detail`` (string): one line for humans — what is wrong and what ``regauto fix`` does.
   Its wording is not part of the contract.
 
@@ -38,27 +41,18 @@ command that repairs it all.
 
 from __future__ import annotations
 
-import json
-
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from regauto.reconcile.drift import Drift, Report, sort_drifts
+from regauto.textout import json_text, shown, undecodable_shown
 
 FIX_COMMAND = "regauto fix"
 
 
-def shown(text: str) -> str:
-    """``text`` (a path, or a message naming one) fit for one line on any terminal: bytes
-    that are not UTF-8 as ``\\xNN`` — the name as the file system has it — and control
-    characters escaped, so a name with a newline cannot split the line."""
-    raw = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
-
-
 def to_json(drifts: list[Drift]) -> str:
-    return json.dumps([d.to_json() for d in sort_drifts(drifts)], ensure_ascii=False,
-                      indent=2)
+    return json_text([d.to_json() for d in sort_drifts(drifts)])
 
 
 def _gh_data(s: str) -> str:
@@ -73,8 +67,10 @@ def to_github(drifts: list[Drift]) -> str:
     lines = []
     for d in sort_drifts(drifts):
         ident = f" ({d.doc_id})" if d.doc_id else ""
-        lines.append(f"::error file={_gh_prop(d.path)},title={_gh_prop('regauto ' + d.kind)}"
-                     f"::{_gh_data(d.detail + ident)}")
+        # Workflow commands escape their own line breaks (%0A): only undecodable bytes here.
+        path, detail = undecodable_shown(d.path), undecodable_shown(d.detail)
+        lines.append(f"::error file={_gh_prop(path)},title={_gh_prop('regauto ' + d.kind)}"
+                     f"::{_gh_data(detail + ident)}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -87,7 +83,9 @@ def print_text(console: Console, report: Report) -> None:
         table.add_column(col, overflow="fold")
     for kind, items in report.by_kind().items():
         for n, d in enumerate(items):
-            table.add_row(kind if n == 0 else "", d.path, d.doc_id or "-", d.detail)
+            # Text, not markup: a file named "[bold]a.md" is shown as it is.
+            table.add_row(kind if n == 0 else "", Text(shown(d.path)), d.doc_id or "-",
+                          Text(shown(d.detail)))
         table.add_section()
     console.print(table)
     console.print(f"{len(report.drifts)} drift(s) found; run `{FIX_COMMAND}` to repair them "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +10,11 @@ from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
 import typer
+from rich.text import Text
 
 from regauto.cli.context import STATE, out, say
 from regauto.errors import BadInputError, UsageError
+from regauto.textout import json_text, shown
 
 if TYPE_CHECKING:
     from regauto.events.work_queue import Job, WorkQueue
@@ -56,7 +57,7 @@ def _queue() -> Iterator[WorkQueue]:
 
 def _print_jobs(jobs: list[Job], fmt: Fmt) -> None:
     if fmt == Fmt.json:
-        print(json.dumps([asdict(j) for j in jobs], ensure_ascii=False, indent=1))
+        print(json_text([asdict(j) for j in jobs], indent=1))
         return
     from rich.table import Table
 
@@ -66,7 +67,8 @@ def _print_jobs(jobs: list[Job], fmt: Fmt) -> None:
     for j in jobs:
         error = (j.last_error or "").strip().splitlines()
         t.add_row(str(j.id), j.status + (" (rerun)" if j.rerun else ""), j.event,
-                  str(j.attempts), j.path, error[0][:120] if error else "")
+                  str(j.attempts), Text(shown(j.path)),
+                  Text(shown(error[0][:120]) if error else ""))
     out().print(t)
 
 

@@ -65,7 +65,7 @@ def fix_cmd(
     changes nothing.  A file it cannot repair (a name that is not UTF-8, say) gets one line
     saying why, and the exit code is 1."""
     from regauto.reconcile.reconciler import Reconciler
-    from regauto.reconcile.report import shown
+    from regauto.textout import shown
 
     report = Reconciler(STATE.project()).fix(dry_run=dry_run)
     for line in report.actions:

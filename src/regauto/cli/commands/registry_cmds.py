@@ -8,9 +8,11 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from regauto.cli.context import STATE, out
 from regauto.errors import BadInputError, UsageError
+from regauto.textout import json_text, shown
 
 
 class Fmt(str, Enum):
@@ -73,15 +75,15 @@ def show_cmd(
     if not recs:
         raise UsageError(f"{key}: no such doc_id or path in the registry")
     if format == Fmt.json:
-        print(json.dumps(recs[0] if len(recs) == 1 else recs, ensure_ascii=False, indent=2))
+        print(json_text(recs[0] if len(recs) == 1 else recs))
         return 0
     from rich.table import Table
 
     for rec in recs:
         t = Table(show_header=False, box=None)
         for k, v in rec.items():
-            t.add_row(f"[bold]{k}[/bold]", json.dumps(v, ensure_ascii=False)
-                      if not isinstance(v, str) else v)
+            t.add_row(Text(k, style="bold"),
+                      Text(json_text(v, indent=None) if not isinstance(v, str) else shown(v)))
         out().print(t)
     return 0
 
@@ -98,7 +100,7 @@ def ls_cmd(
     if role:
         recs = [r for r in recs if r.get("role") == role]
     if format == Fmt.json:
-        print(json.dumps(recs, ensure_ascii=False, indent=1))
+        print(json_text(recs, indent=1))
         return 0
     from rich.table import Table
 
@@ -106,7 +108,8 @@ def ls_cmd(
     for col in ("doc_id", "path", "kind", "role", "id_mode"):
         t.add_column(col, overflow="fold")
     for r in recs:
-        t.add_row(*(str(r.get(c, "")) for c in ("doc_id", "path", "kind", "role", "id_mode")))
+        t.add_row(*(Text(shown(str(r.get(c, ""))))
+                    for c in ("doc_id", "path", "kind", "role", "id_mode")))
     out().print(t)
     return 0
 
