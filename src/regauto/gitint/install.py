@@ -104,7 +104,7 @@ _TEMPLATE = """\
 # A hook that was here before regauto was kept as @NAME@.legacy and runs first.
 INSTALL_PYTHON=@PYTHON@
 
-HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 if [ -x "$HERE/@NAME@.legacy" ]; then
     @LEGACY@
 fi
@@ -112,6 +112,7 @@ fi
 # regauto: $REGAUTO (a command line), else regauto on PATH, else the installing python.
 if [ -n "${REGAUTO:-}" ]; then
     set -f
+    # shellcheck disable=SC2086  # split on purpose: REGAUTO may be "python3 -m regauto"
     set -- $REGAUTO hook @NAME@ "$@"
     set +f
 elif command -v regauto >/dev/null 2>&1; then
