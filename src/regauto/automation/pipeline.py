@@ -284,13 +284,15 @@ class Pipeline:
         self, claims: dict[str, str | None], by_path: dict[str, Record],
         holders: dict[str, list[Record]], count: Counter[Any],
     ) -> tuple[dict[str, str | None], dict[str, Record | None]]:
-        """Who keeps each contested id (``identity.keeper``): an id two batch files claim,
-        or the registry records at several paths, or at a path other than its claimant's.
-        And, for each id recorded at several paths, its keeper's record when that file is
-        outside the batch (written back alone, which drops the losers' lines), else None."""
-        claimed = Counter(c for c in claims.values() if c is not None)
-        contested = set(holders) | {i for i, n in count.items() if n > 1 and i is not None}
-        contested |= {c for c, n in claimed.items() if n > 1}
+        """Who keeps each contested id (``identity.keeper``): an id the registry records at
+        several paths, or at a path other than a claimant's.  And, for each id recorded at
+        several paths, its keeper's record when that file is outside the batch (written back
+        alone, which drops the losers' lines), else None.  An id only batch files claim,
+        recorded nowhere, goes to the first of them in path order, the order ``_compute``
+        resolves them in: it needs no entry."""
+        contested = set(holders)
+        if len(count) < len(by_path):  # some id is recorded at two batch paths
+            contested |= {i for i, n in count.items() if n > 1 and i is not None}
         if not contested:
             return {}, {}
         recorded: dict[str, dict[str, Record]] = {i: {} for i in contested}
