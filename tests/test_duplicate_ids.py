@@ -57,11 +57,11 @@ def run(repo: Path, command: tuple[str, ...]) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def renamed_twin(repo: Path, twin: str) -> str:
-    """Where the twin ended up (prefix mode renames it to its new id)."""
-    if not twin.endswith(".md"):
-        return twin
-    (hit,) = [p for p in by_path(repo) if p.endswith(twin[len("docs/") + 16:])]
+def now_at(repo: Path, path: str) -> str:
+    """Where a file that lost its id ended up (prefix mode renames it to its new id)."""
+    if not path.endswith(".md"):
+        return path
+    (hit,) = [p for p in by_path(repo) if p.endswith(path[len("docs/") + 16:])]
     return hit
 
 
@@ -71,7 +71,7 @@ def assert_kept(repo: Path, keeper: str, loser: str) -> None:
     reg = by_path(repo)
     assert reg[keeper]["doc_id"] == X
     assert (repo / keeper).exists()
-    loser_now = renamed_twin(repo, loser) if loser.endswith(".md") else loser
+    loser_now = now_at(repo, loser)
     new = reg[loser_now]["doc_id"]
     assert new != X and docid.is_valid(new)
     if loser.endswith(".md"):
