@@ -66,6 +66,20 @@ def shard_name(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8")).hexdigest()[:2] + ".jsonl"
 
 
+def same_shard_paths(n: int, pattern: str = "docs/note-{}.md") -> list[str]:
+    """``n`` paths made from ``pattern`` whose records share one shard, sorted bytewise
+    (records added between two of them on two branches are a textual conflict)."""
+    seen: dict[str, list[str]] = {}
+    i = 0
+    while True:
+        p = pattern.format(i)
+        group = seen.setdefault(shard_name(p), [])
+        group.append(p)
+        if len(group) == n:
+            return sorted(group)
+        i += 1
+
+
 def manifest_hash(reg_dir: Path) -> str:
     """registry_hash of SPEC §3 from the files themselves (no cache, no regauto code)."""
     files: dict[str, bytes] = {}

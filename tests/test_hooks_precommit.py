@@ -8,6 +8,7 @@ sources (its ``repo:`` is that local repository at a commit), exactly as a user'
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, git, make_tree, run_regauto
 from tests.hook_helpers import assert_commit_consistent, committed_records
+from tests.registry_helpers import same_shard_paths
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -79,9 +81,10 @@ def fw_repo(
     return git_repo
 
 
-def commit(repo: Path, msg: str, *extra: str) -> subprocess.CompletedProcess[str]:
+def commit(repo: Path, msg: str, *extra: str,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "commit", "-q", "-m", msg, *extra], cwd=repo,
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=env)
 
 
 def test_new_doc_fails_once_with_rename_then_passes(fw_repo: Path) -> None:
@@ -209,3 +212,41 @@ def test_hand_edited_registry_stops_the_commit_and_survives(fw_repo: Path) -> No
     r = commit(fw_repo, "edit")
     assert r.returncode == 0, r.stdout + r.stderr
     assert assert_commit_consistent(fw_repo)["README.md"]["size"] == len("# Project\n\nMore.\n")
+
+
+@pytest.mark.parametrize("configured", ["by the hook", "bare, by an earlier version"])
+def test_registry_merges_through_the_driver_without_regauto_on_path(
+    fw_repo: Path, configured: str
+) -> None:
+    """regauto lives only in the framework's virtualenv, so a user's ``git merge`` has no
+    ``regauto`` on PATH: the driver the hook configures names that venv's interpreter, and
+    a bare ``regauto`` configured by an earlier version is rewritten by the next commit."""
+    git_dir = os.path.dirname(shutil.which("git") or "/usr/bin/git")
+    assert shutil.which("regauto", path=git_dir) is None
+    env = {**os.environ, "PATH": git_dir}
+    if configured != "by the hook":
+        git(fw_repo, "config", "merge.regauto.driver", "regauto merge-driver %O %A %B %P")
+    a, b, c, d = same_shard_paths(4, "notes/note-{}.txt")  # registry mode: no renames
+
+    def add(path: str, message: str) -> None:
+        make_tree(fw_repo, {path: f"{path}\n"})
+        git(fw_repo, "add", path)
+        r = commit(fw_repo, message, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    add(a, "a")
+    add(d, "d")
+    python = shlex.split(git(fw_repo, "config", "merge.regauto.driver"))[0]
+    assert Path(python).is_relative_to(os.environ["PRE_COMMIT_HOME"]), python
+    git(fw_repo, "checkout", "-q", "-b", "other")
+    add(b, "b")
+    git(fw_repo, "checkout", "-q", "main")
+    add(c, "c")  # the shard's records: a, c, d here; a, b, d on other
+    r = subprocess.run(["git", "merge", "-q", "--no-edit", "other"], cwd=fw_repo,
+                       capture_output=True, text=True, check=False, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert git(fw_repo, "status", "--porcelain") == ""
+    recs = assert_commit_consistent(fw_repo)
+    assert {a, b, c, d} <= set(recs)
+    check = run_regauto("check", cwd=fw_repo)
+    assert check.returncode == 0, check.stdout + check.stderr

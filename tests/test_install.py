@@ -4,6 +4,7 @@ and the fast entry the hooks call."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -22,6 +23,24 @@ from regauto.gitint import entry, install
 
 # -- merge driver ------------------------------------------------------------------------------
 
+ARGS = "merge-driver %O %A %B %P"
+OURS = f"{shlex.quote(sys.executable)} -m regauto {ARGS}"  # the interpreter running regauto
+
+
+def executable(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def git_only_path(monkeypatch: pytest.MonkeyPatch, *more: Path) -> None:
+    """PATH: ``more`` folders, then git's own folder — no ``regauto`` anywhere."""
+    git_dir = os.path.dirname(shutil.which("git") or "/usr/bin/git")
+    assert shutil.which("regauto", path=git_dir) is None
+    monkeypatch.setenv("PATH", os.pathsep.join([*map(str, more), git_dir]))
+
+
 
 def test_merge_driver_configured_once(git_repo: Path) -> None:
     make_tree(git_repo, {".gitattributes": "*.png binary"})  # no final newline
@@ -29,7 +48,7 @@ def test_merge_driver_configured_once(git_repo: Path) -> None:
     attrs = (git_repo / ".gitattributes").read_text()
     assert attrs.startswith("*.png binary\n")
     assert attrs.count(".regauto/registry/*.jsonl merge=regauto\n") == 1
-    assert git(git_repo, "config", "merge.regauto.driver").strip() == install.DRIVER
+    assert git(git_repo, "config", "merge.regauto.driver").strip() == OURS
     assert git(git_repo, "config", "merge.regauto.name").strip()
     assert git(git_repo, "check-attr", "merge", "--", ".regauto/registry/0a.jsonl").endswith(
         "merge: regauto\n"
@@ -71,6 +90,80 @@ def test_merge_driver_custom_driver_and_registry_path(git_repo: Path) -> None:
     assert git(git_repo, "config", "merge.regauto.driver").startswith("/opt/x/regauto")
     out = git(git_repo, "check-attr", "merge", "--", "meta/my registry/ff.jsonl")
     assert out.endswith("merge: regauto\n")
+
+
+def test_merge_driver_check_is_cheap_for_a_quoted_interpreter(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = executable(tmp_path / "my venv" / "bin" / "python")
+    git(git_repo, "config", "merge.regauto.driver", f"{shlex.quote(python)} -m regauto {ARGS}")
+    install.ensure_merge_driver(git_repo)  # the attributes line
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"spawned {args}")
+
+    monkeypatch.setattr(proc, "run", no_process)
+    assert install.ensure_merge_driver(git_repo) is False
+
+
+@pytest.mark.parametrize("stale", [
+    f"regauto {ARGS}",  # what earlier versions configured, and regauto is not on PATH
+    f"/gone/py_env-python3/bin/python -m regauto {ARGS}",  # `pre-commit gc` removed it
+    f"'/gone/my venv/bin/python' -m regauto {ARGS}",
+    f"python3.0 -m regauto {ARGS}",  # no such command
+])
+def test_merge_driver_of_ours_that_cannot_run_is_rewritten(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, stale: str
+) -> None:
+    git_only_path(monkeypatch)
+    git(git_repo, "config", "merge.regauto.driver", stale)
+    assert install.ensure_merge_driver(git_repo) is True
+    assert git(git_repo, "config", "merge.regauto.driver").strip() == OURS
+    assert install.ensure_merge_driver(git_repo) is False
+
+
+def test_merge_driver_bare_regauto_in_the_interpreters_own_folder_is_rewritten(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a pre-commit framework hook runs, its venv's folder (regauto's) is first on
+    PATH; ``git merge`` later runs without it."""
+    git_only_path(monkeypatch, Path(sys.executable).parent)
+    if shutil.which("regauto") is None:
+        pytest.skip("regauto is not installed next to this interpreter")
+    git(git_repo, "config", "merge.regauto.driver", f"regauto {ARGS}")
+    assert install.ensure_merge_driver(git_repo) is True
+    assert git(git_repo, "config", "merge.regauto.driver").strip() == OURS
+
+
+def test_merge_driver_of_ours_that_runs_is_kept(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regauto on PATH elsewhere (pipx, ~/.local/bin): the bare form works.
+    executable(tmp_path / "pipx-bin" / "regauto")
+    git_only_path(monkeypatch, tmp_path / "pipx-bin")
+    git(git_repo, "config", "merge.regauto.driver", f"regauto {ARGS}")
+    assert install.ensure_merge_driver(git_repo) is True  # the attributes line only
+    assert git(git_repo, "config", "merge.regauto.driver").strip() == f"regauto {ARGS}"
+    # Another environment's interpreter that still exists: not switched back and forth.
+    other = f"{executable(tmp_path / 'other-venv' / 'bin' / 'python')} -m regauto {ARGS}"
+    git(git_repo, "config", "merge.regauto.driver", other)
+    assert install.ensure_merge_driver(git_repo) is False
+    assert git(git_repo, "config", "merge.regauto.driver").strip() == other
+
+
+@pytest.mark.parametrize("value", [
+    f"my-wrapper {ARGS}",
+    f"env REGAUTO_LOG=1 regauto {ARGS}",
+    f"/gone/bin/python -m regauto -v {ARGS}",
+    "my-merge-tool %O %A %B",
+])
+def test_merge_driver_users_own_command_is_left_alone(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    git_only_path(monkeypatch)
+    git(git_repo, "config", "merge.regauto.driver", value)
+    install.ensure_merge_driver(git_repo)
+    assert git(git_repo, "config", "merge.regauto.driver").strip() == value
 
 
 # -- plain git hooks ---------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ from regauto.git import blob_id
 from regauto.gitint import merge_driver
 from regauto.gitint.install import ensure_merge_driver
 from regauto.registry import records
+from registry_helpers import same_shard_paths
 
 REG = ".regauto/registry"
 
@@ -35,36 +38,13 @@ def rec(path: str, doc_id: str, content: str = "x\n") -> dict[str, Any]:
     }
 
 
-def colliding(n: int) -> list[str]:
-    """``n`` document paths whose records share one shard, sorted bytewise."""
-    seen: dict[str, list[str]] = {}
-    i = 0
-    while True:
-        p = f"docs/note-{i}.md"
-        group = seen.setdefault(records.shard_of(p), [])
-        group.append(p)
-        if len(group) == n:
-            return sorted(group)
-        i += 1
-
-
-P = colliding(4)
+P = same_shard_paths(4)
 SHARD = f"{REG}/{records.shard_of(P[0])}"
 R = [rec(p, f"20260101120{i}0001") for i, p in enumerate(P)]
 
 
 def text(*recs: dict[str, Any]) -> str:
     return records.shard_text(list(recs))
-
-
-@pytest.fixture
-def shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``regauto`` on PATH, running this interpreter (the driver git calls is `regauto …`)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "regauto").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m regauto "$@"\n')
-    (bin_dir / "regauto").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
 
 def branches(repo: Path, base: str, ours: str, theirs: str) -> None:
@@ -80,17 +60,26 @@ def branches(repo: Path, base: str, ours: str, theirs: str) -> None:
     git(repo, "commit", "-qam", "ours")
 
 
-def merge(repo: Path) -> tuple[int, str]:
+def merge(repo: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     p = subprocess.run(
-        ["git", "merge", "--no-edit", "other"], cwd=repo, capture_output=True, text=True
+        ["git", "merge", "--no-edit", "other"], cwd=repo, capture_output=True, text=True,
+        env=env,
     )
     return p.returncode, p.stdout + p.stderr
+
+
+def without_regauto_on_path() -> dict[str, str]:
+    """The environment with a PATH holding only git's folder: no ``regauto`` command, as
+    for a user whose regauto lives in the pre-commit framework's virtualenv."""
+    git_dir = os.path.dirname(shutil.which("git") or "/usr/bin/git")
+    assert shutil.which("regauto", path=git_dir) is None
+    return {**os.environ, "PATH": git_dir}
 
 
 # -- through real git ------------------------------------------------------------------------
 
 
-def test_parallel_additions_merge_cleanly(git_repo: Path, shim: None) -> None:
+def test_parallel_additions_merge_cleanly(git_repo: Path) -> None:
     assert ensure_merge_driver(git_repo, REG)
     git(git_repo, "add", ".gitattributes")
     branches(git_repo, text(R[0], R[3]), text(R[0], R[1], R[3]), text(R[0], R[2], R[3]))
@@ -107,7 +96,7 @@ def test_without_the_driver_the_same_merge_conflicts(git_repo: Path) -> None:
     assert rc != 0
 
 
-def test_delete_against_modify_is_a_conflict(git_repo: Path, shim: None) -> None:
+def test_delete_against_modify_is_a_conflict(git_repo: Path) -> None:
     ensure_merge_driver(git_repo, REG)
     git(git_repo, "add", ".gitattributes")
     changed = rec(P[1], R[1]["doc_id"], "changed\n")
@@ -120,7 +109,7 @@ def test_delete_against_modify_is_a_conflict(git_repo: Path, shim: None) -> None
     assert git(git_repo, "status", "--porcelain", "--", SHARD).startswith("UU")
 
 
-def test_one_side_modifies_the_other_adds(git_repo: Path, shim: None) -> None:
+def test_one_side_modifies_the_other_adds(git_repo: Path) -> None:
     ensure_merge_driver(git_repo, REG)
     git(git_repo, "add", ".gitattributes")
     changed = rec(P[1], R[1]["doc_id"], "new content\n")
@@ -128,6 +117,28 @@ def test_one_side_modifies_the_other_adds(git_repo: Path, shim: None) -> None:
     rc, out = merge(git_repo)
     assert rc == 0, out
     assert (git_repo / SHARD).read_text() == text(R[0], changed, R[2], R[3])
+
+
+@pytest.mark.parametrize("folder", ["bin", "my venv's bin"])
+def test_the_driver_runs_without_regauto_on_path(git_repo: Path, tmp_path: Path,
+                                                 folder: str) -> None:
+    """``regauto init`` names the interpreter that ran it, shell-quoted (git runs the driver
+    through the shell); a merge by a user who has no ``regauto`` on PATH still goes through
+    it."""
+    python = tmp_path / folder / "python"
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)  # an interpreter at a path that needs quoting
+    init = subprocess.run([str(python), "-m", "regauto", "init", "--hooks", "none"],
+                          cwd=git_repo, capture_output=True, text=True, check=False)
+    assert init.returncode == 0, init.stderr
+    assert git(git_repo, "config", "merge.regauto.driver") == (
+        f"{shlex.quote(str(python))} -m regauto merge-driver %O %A %B %P\n")
+    git(git_repo, "add", "-A")
+    branches(git_repo, text(R[0], R[3]), text(R[0], R[1], R[3]), text(R[0], R[2], R[3]))
+    rc, out = merge(git_repo, without_regauto_on_path())
+    assert rc == 0, out
+    assert (git_repo / SHARD).read_text() == text(*R)
+    assert git(git_repo, "status", "--porcelain") == ""
 
 
 # -- the driver process itself ---------------------------------------------------------------

@@ -3,8 +3,11 @@ extract → records → **one** PromotionPatch → the single writer.
 
 Identity (SPEC §4.3), in order: the id a file claims (prefix or header); the record at its
 path; a record it moved from (git's rename detection, or a record in the batch whose file
-is gone and whose blob equals this file's); a newly allocated id.  A claimed id whose
-registry holder still exists elsewhere is a copy: the copy gets a new id.
+is gone and whose blob equals this file's); a newly allocated id.  An id that several files
+claim or the registry records at several paths (a copy; both branches of a merge) goes to
+the one ``identity.keeper`` names — the rule ``fix`` follows too — and the others get new
+ids.  A recorded holder outside the batch is judged by its existence and its name (its
+header is not read: that file is not part of this sync).
 
 Concurrency: the batch's paths are locked (bucketed path locks, taken in the global order
 before the writer's registry lock); the registry is read, the patch computed and applied
@@ -15,7 +18,9 @@ its id itself, so a retry — or a crash between mutation and write — never lo
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from regauto import docid
-from regauto.automation import classifier, descriptor_extractor, disk_jobs, file_renamer, headers
+from regauto.automation import (
+    classifier,
+    descriptor_extractor,
+    disk_jobs,
+    file_renamer,
+    headers,
+    identity,
+)
 from regauto.automation.id_allocator import IdAllocator
 from regauto.automation.tree import (
     Content,
@@ -210,7 +222,9 @@ class Pipeline:
                 self._descriptors.setdefault((kind, blob), desc)
         items = {p: self._classify(c) for p, c in present.items()}
         claims = {p: self._claim(it) for p, it in items.items()}
-        holders = self._holders(claims, by_path)
+        count = Counter(r.get("doc_id") for r in by_path.values())
+        holders = self._holders(claims, by_path, count)
+        keepers, shared = self._keepers(claims, by_path, holders, count)
         assigned: dict[str, str] = {}  # path -> doc_id
         used: set[str] = set()
         need_new: list[str] = []
@@ -219,7 +233,7 @@ class Pipeline:
         for p, rec in gone_records.items():
             by_blob.setdefault(rec["blob"], []).append(p)
         for p in sorted(items):
-            doc = self._identity(p, items[p], claims[p], holders, by_path, gone_records,
+            doc = self._identity(p, items[p], claims[p], keepers, by_path, gone_records,
                                  by_blob, used)
             if doc is None:
                 need_new.append(p)
@@ -243,9 +257,14 @@ class Pipeline:
             result.actions[:] = [a for a in result.actions if a.path not in self._failed]
         for rec in records:
             old = by_path.get(rec["path"])
-            if old is None or old != rec:  # an unchanged record stays out of the patch
+            # An unchanged record stays out of the patch, unless other lines share its id:
+            # the writer replaces every line of an id it is given, so the losers' go.
+            if old is None or old != rec or rec["doc_id"] in shared:
                 changes[rec["doc_id"]] = rec
                 result.updated.append(rec["path"])
+        for i, kept in shared.items():
+            if i not in changes and kept is not None:  # kept by a file outside the batch
+                changes[i] = kept
         # Records that lost their file, or whose path now belongs to another id.
         for p, rec in by_path.items():
             old_id = rec.get("doc_id")
@@ -260,12 +279,55 @@ class Pipeline:
         return PromotionPatch(base, self.reason, f"{self.reason}: {len(changes)} record(s)",
                               changes=changes)
 
-    def _holders(self, claims: dict[str, str | None],
-                 by_path: dict[str, Record]) -> dict[str, list[Record]]:
+    def _keepers(
+        self, claims: dict[str, str | None], by_path: dict[str, Record],
+        holders: dict[str, list[Record]], count: Counter[Any],
+    ) -> tuple[dict[str, str | None], dict[str, Record | None]]:
+        """Who keeps each contested id (``identity.keeper``): an id the registry records at
+        several paths, or at a path other than a claimant's.  And, for each id recorded at
+        several paths, its keeper's record when that file is outside the batch (written back
+        alone, which drops the losers' lines), else None.  An id only batch files claim,
+        recorded nowhere, goes to the first of them in path order, the order ``_compute``
+        resolves them in: it needs no entry."""
+        contested = set(holders)
+        if len(count) < len(by_path):  # some id is recorded at two batch paths
+            contested |= {i for i, n in count.items() if n > 1 and i is not None}
+        if not contested:
+            return {}, {}
+        recorded: dict[str, dict[str, Record]] = {i: {} for i in contested}
+        for rec in itertools.chain(by_path.values(), *holders.values()):
+            i, p = rec.get("doc_id"), rec.get("path")
+            if i in recorded and isinstance(p, str):
+                recorded[i][p] = rec
+        claimants: dict[str, list[str]] = {i: [] for i in contested}
+        for p, c in claims.items():
+            if c in claimants:
+                claimants[c].append(p)
+        keepers: dict[str, str | None] = {}
+        shared: dict[str, Record | None] = {}
+        for i in sorted(contested):
+            at, cl = recorded[i], claimants[i]
+            if len(at.keys() | cl) < 2:
+                continue  # e.g. the registry's only holder is the claimant itself
+            keep = keepers[i] = identity.keeper(
+                at, cl, functools.partial(self._holds, claims, doc_id=i))
+            if len(at) > 1:
+                shared[i] = at[keep] if keep in at and keep not in self.contents else None
+        return keepers, shared
+
+    def _holds(self, claims: dict[str, str | None], path: str, doc_id: str) -> bool:
+        """Does the file the registry records at ``path`` still hold ``doc_id`` (exist and
+        claim it or nothing)?"""
+        if path in self.contents:
+            return path in claims and claims[path] in (None, doc_id)
+        return self.source.exists(path) and file_renamer.claimed_prefix_id(path) in (
+            None, doc_id)
+
+    def _holders(self, claims: dict[str, str | None], by_path: dict[str, Record],
+                 count: Counter[Any]) -> dict[str, list[Record]]:
         """The registry's holders of the claimed ids, where the record at the claiming
         path does not settle it: an id recorded once, at the very path that claims it, has
         no other holder (and a sync of 100k files does not read the registry twice)."""
-        count = Counter(r.get("doc_id") for r in by_path.values())
         wanted = sorted({
             c for p, c in claims.items() if c is not None
             and not ((by_path.get(p) or {}).get("doc_id") == c and count[c] == 1)
@@ -318,42 +380,33 @@ class Pipeline:
         path: str,
         it: _Item,
         claimed: str | None,
-        holders: dict[str, list[Record]],
+        keepers: dict[str, str | None],
         by_path: dict[str, Record],
         gone_records: dict[str, Record],
         by_blob: dict[str, list[str]],
         used: set[str],
     ) -> str | None:
-        if claimed is not None and claimed not in used:
-            others = [r for r in holders.get(claimed, []) if r.get("path") != path]
-            if not any(self._still_holds(r, claimed) for r in others):
-                return claimed
-            # A copy of a file that carries its id: the registry's holder keeps it.
+        def free(doc: str) -> bool:  # not taken, and kept by nobody else
+            return doc not in used and keepers.get(doc, path) in (None, path)
+
+        if claimed is not None and free(claimed):
+            return claimed
         rec = by_path.get(path)
         if rec is not None:
             rid = rec.get("doc_id")
-            if isinstance(rid, str) and docid.is_valid(rid) and rid not in used and rid != claimed:
+            if isinstance(rid, str) and docid.is_valid(rid) and rid != claimed and free(rid):
                 return rid
         old = self.renames.get(path)
         if old is not None and old in gone_records:
             doc = gone_records[old].get("doc_id")
-            if isinstance(doc, str) and doc not in used:
+            if isinstance(doc, str) and free(doc):
                 return doc
         blob = it.content.blob
         for old_path in by_blob.get(blob, []):
             doc = gone_records[old_path].get("doc_id")
-            if isinstance(doc, str) and doc not in used:
+            if isinstance(doc, str) and free(doc):
                 return doc
         return None
-
-    def _still_holds(self, rec: Record, doc_id: str) -> bool:
-        """Does the registry's holder of ``doc_id`` still exist as a document?"""
-        p = rec.get("path")
-        if not isinstance(p, str):
-            return False
-        if p in self.contents:
-            return self.contents[p] is not None
-        return self.source.exists(p)
 
     def _allocate(self, n: int) -> list[str]:
         if self._allocator is None:

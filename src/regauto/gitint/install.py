@@ -4,6 +4,13 @@ Called by ``regauto init``; ``ensure_merge_driver`` also by every hook run (git 
 not cloned, and a driver named in ``.gitattributes`` but not configured is silently inert),
 so it costs one small file read when everything is in place.
 
+The driver command names the interpreter that runs regauto (``<python> -m regauto
+merge-driver …``), not a bare ``regauto``: installed by the pre-commit framework, regauto
+lives in the framework's own virtualenv, which is on PATH while a hook runs but not while
+the user runs ``git merge``.  A command of ours whose interpreter is gone (``pre-commit gc``,
+a rebuilt venv), or the bare form regauto configured before with no ``regauto`` on PATH, is
+rewritten by the next hook; any other value is the user's own and left alone.
+
 Plain git hooks coexist with what was there (STYLE habit 6): each installed script carries
 ``MARKER`` so a reinstall recognises and overwrites its own; a foreign hook is moved to
 ``<name>.legacy`` and run first; ``core.hooksPath`` pointing elsewhere (husky, a shared hooks
@@ -15,13 +22,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
 from regauto import __version__, git
 from regauto.errors import UsageError
 
-DRIVER = "regauto merge-driver %O %A %B %P"
+DRIVER_ARGS = ("merge-driver", "%O", "%A", "%B", "%P")
 DRIVER_NAME = "regauto registry merge driver (record by record)"
 HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge")
 MARKER = "regauto-managed-hook"
@@ -49,29 +57,73 @@ def _has_attribute(text: str, line: str) -> bool:
     return False
 
 
-def _driver_in_config_text(path: Path) -> bool:
-    """Is ``merge.regauto.driver`` set in this config file?  Read as text: no subprocess."""
+def driver_command(python: str | None = None) -> str:
+    """The driver as git runs it, through the shell: this interpreter, shell-quoted."""
+    python = sys.executable if python is None else python
+    runner = f"{shlex.quote(python)} -m regauto" if python else "regauto"
+    return " ".join((runner, *DRIVER_ARGS))
+
+
+def _plain_config_value(path: Path, section: str, key: str) -> str | None:
+    """The last ``key`` of ``section`` in a git config file, read as text (no subprocess);
+    None when it is not there or is written in a form that needs git's own parser
+    (quotes, escapes, a comment)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False
-    section = ""
+        return None
+    current, found = "", None
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("["):
-            section = line
-        elif section == '[merge "regauto"]' and re.match(r"driver\s*=.*merge-driver", line):
-            return True
-    return False
+            current = line
+            continue
+        m = re.match(rf"{key}\s*=(.*)$", line, re.IGNORECASE)
+        if current == section and m:
+            value = m.group(1).strip()
+            found = None if any(c in value for c in '"\\#;') else value
+    return found
 
 
-def _driver_configured(root: Path) -> bool:
-    if _driver_in_config_text(root / ".git" / "config"):
-        return True
-    # Worktrees, includes, a global setting: ask git (one process).  Any driver command that
-    # runs a merge-driver is accepted, so a user's own wrapper is never overwritten.
-    value = git.config_get(root, "merge.regauto.driver")
-    return bool(value and "merge-driver" in value)
+def _configured_driver(root: Path) -> str | None:
+    value = _plain_config_value(root / ".git" / "config", '[merge "regauto"]', "driver")
+    if value is not None:
+        return value
+    # Worktrees, includes, a global setting, a quoted value: ask git (one process).
+    return git.config_get(root, "merge.regauto.driver")
+
+
+def _runner(value: str) -> list[str] | None:
+    """The words before ``merge-driver %O %A %B %P`` when ``value`` is a command regauto
+    configures — ``<python> -m regauto …`` or the bare ``regauto …`` of earlier versions —
+    else None: a value of another shape (a wrapper, a path to a script) is the user's."""
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return None
+    if tuple(words[-len(DRIVER_ARGS):]) != DRIVER_ARGS:
+        return None
+    runner = words[: -len(DRIVER_ARGS)]
+    if runner == ["regauto"] or (len(runner) == 3 and runner[1:] == ["-m", "regauto"]):
+        return runner
+    return None
+
+
+def _runnable(runner: list[str]) -> bool:
+    """Can ``git merge`` start this runner?  A bare ``regauto`` counts only when found on
+    PATH outside this interpreter's own folder: the pre-commit framework puts its venv's
+    folder first on PATH while a hook runs, and a user's ``git merge`` does not have it."""
+    if runner == ["regauto"]:
+        own = os.path.dirname(os.path.abspath(sys.executable)) if sys.executable else None
+        path = os.pathsep.join(
+            d for d in os.environ.get("PATH", "").split(os.pathsep)
+            if d and os.path.abspath(d) != own
+        )
+        return shutil.which("regauto", path=path) is not None
+    python = runner[0]
+    if os.sep not in python:
+        return shutil.which(python) is not None
+    return os.path.isfile(python) and os.access(python, os.X_OK)
 
 
 def ensure_merge_driver(root: Path, registry: str = ".regauto/registry") -> bool:
@@ -88,9 +140,11 @@ def ensure_merge_driver(root: Path, registry: str = ".regauto/registry") -> bool
         comment = "# regauto: merge registry shards record by record (regauto merge-driver)\n"
         attrs.write_text(text + sep + comment + line + "\n", encoding="utf-8")
         changed = True
-    if not _driver_configured(root):
+    value = _configured_driver(root)
+    runner = _runner(value) if value else None
+    if not value or (runner is not None and not _runnable(runner)):
         git.config_set(root, "merge.regauto.name", DRIVER_NAME)
-        git.config_set(root, "merge.regauto.driver", DRIVER)
+        git.config_set(root, "merge.regauto.driver", driver_command())
         changed = True
     return changed
 

@@ -24,12 +24,13 @@ what the pipeline is shown:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from regauto import __version__, docid
-from regauto.automation import classifier, file_renamer, headers
+from regauto.automation import classifier, file_renamer, headers, identity
 from regauto.automation.tree import MODE_EXEC, MODE_LINK
 from regauto.config import Config
 from regauto.errors import BadInputError, RegautoError
@@ -295,16 +296,23 @@ def _duplicate_ids(plan: Plan) -> dict[str, list[str]]:
         if len(paths) < 2:
             continue
         paths.sort()
-        live = [p for p in paths if p in plan.tree.docs]
-        # A recorded file that claims another id (its name or header) does not hold this one.
-        holding = [p for p in live if plan.claims.get(p) in (None, i)]
-        keeper = (holding or live or paths)[0]
+        # The pipeline is shown this path's record alone; it applies the same rule to the
+        # files that claim the id without a record (``identity.keeper``).  When no recorded
+        # file holds the id, a live record (else the first) is still the one shown.
+        keeper = identity.keeper(paths, (), functools.partial(_holds, plan, doc_id=i)) or next(
+            (p for p in paths if p in plan.tree.docs), paths[0])
         paths.remove(keeper)
         paths.insert(0, keeper)
         plan.batch.update(paths)
         for p in paths[1:]:
             plan.id_losers[p] = keeper
     return by_id
+
+
+def _holds(plan: Plan, path: str, doc_id: str) -> bool:
+    """Does the recorded file still exist and claim ``doc_id`` or nothing?  A recorded file
+    that claims another id (its name or header) does not hold this one."""
+    return path in plan.tree.docs and plan.claims.get(path) in (None, doc_id)
 
 
 def _documents(plan: Plan, config: Config, claims: Claims,

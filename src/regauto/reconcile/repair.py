@@ -141,13 +141,13 @@ class RepairPipeline(Pipeline):
         path: str,
         it: _Item,
         claimed: str | None,
-        holders: dict[str, list[Record]],
+        keepers: dict[str, str | None],
         by_path: dict[str, Record],
         gone_records: dict[str, Record],
         by_blob: dict[str, list[str]],
         used: set[str],
     ) -> str | None:
-        doc = super()._identity(path, it, claimed, holders, by_path, gone_records, by_blob,
+        doc = super()._identity(path, it, claimed, keepers, by_path, gone_records, by_blob,
                                 used)
         if doc is not None:
             self.assigned[path] = doc
