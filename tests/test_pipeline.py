@@ -384,6 +384,14 @@ def test_a_path_neither_on_disk_nor_recorded_is_refused_but_a_deletion_is_not(
     assert regauto(repo, "hash").stdout == hash_before
     assert (repo / "docs/new.md").exists() and "docs/new.md" not in ids_by_path(repo)
 
+    # Renamed away by regauto (here by a first sync; as well by a concurrent one, or the
+    # hook): the name the user gave was right, nothing to refuse and nothing to do.
+    sync(repo, "docs/new.md")
+    assert not (repo / "docs/new.md").exists()
+    hash_before = regauto(repo, "hash").stdout
+    again = sync(repo, "docs/new.md")
+    assert again.returncode == 0 and regauto(repo, "hash").stdout == hash_before
+
     # Gone but recorded: a deletion, registered as ever.
     c = prefixed(repo, "docs", "c.md")
     (repo / c).unlink()

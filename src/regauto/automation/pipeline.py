@@ -596,6 +596,21 @@ def recorded_paths(project: Project) -> list[str]:
     return out
 
 
+def _prefixed_away(full: Path) -> bool:
+    """Did regauto rename this file to carry its id (``<id>_<name>`` beside it)?  Another
+    regauto process (a concurrent sync, the commit hook) may have done so after the user
+    named the file: the name was right, and the file is no typo."""
+    try:
+        names = os.listdir(full.parent)
+    except OSError:
+        return False
+    for n in names:
+        m = docid.PREFIX_RE.match(n)
+        if m is not None and m.group(2) == full.name:
+            return True
+    return False
+
+
 def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False) -> list[str]:
     """Command-line paths (relative to the cwd, or absolute) as checked repo paths.
 
@@ -605,7 +620,8 @@ def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False) ->
 
     With ``strict`` (``regauto sync``), an included path that does not exist and that the
     registry records neither at nor under it is a typo, not a deletion: ``BadInputError``
-    naming every such argument, before anything is processed.  An excluded path is not
+    naming every such argument, before anything is processed — unless regauto itself just
+    renamed it to carry its id (``_prefixed_away``).  An excluded path is not
     regauto's business, there or not: it is left out as the pipeline always leaves it."""
     out: list[str] = []
     docs: list[str] | None = None
@@ -634,7 +650,8 @@ def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False) ->
 
                 docs = list_documents(project.root, project.config, project.is_git)
             out.extend(d for d in docs if d.startswith(prefix))
-        elif strict and not under and rel not in recorded and project.config.is_included(rel):
+        elif (strict and not under and rel not in recorded
+              and project.config.is_included(rel) and not _prefixed_away(full)):
             unknown.append(a)
     if unknown:
         raise BadInputError(f"{', '.join(unknown)}: no such file, and no record in the registry")
