@@ -349,7 +349,7 @@ def test_a_copy_gets_a_new_id(committed: Path, how: str) -> None:
         (".", ["--all", "docs"]),
         (".", []),
         (".", ["nonexistent.md"]),
-        (".", ["docs/new.md", "nonexistent.md"]),  # one bad path refuses the whole call
+        (".", ["nonexistent.md", "docs/typo.md"]),  # every path unknown: a mistake
     ],
 )
 def test_bad_input_exits_2_and_changes_nothing(
@@ -377,17 +377,23 @@ def test_a_path_neither_on_disk_nor_recorded_is_refused_but_a_deletion_is_not(
     repo = committed
     (repo / "docs/new.md").write_text("# would be registered and renamed\n")
     hash_before = regauto(repo, "hash").stdout
-    proc = regauto(repo, "sync", "docs/new.md", "nonexistent.md", "docs/typo.md")
+    proc = regauto(repo, "sync", "nonexistent.md", "docs/typo.md")
     assert proc.returncode == 2, proc
     assert proc.stderr == ("regauto: error: nonexistent.md, docs/typo.md: no such file, and "
                            "no record in the registry\n")
     assert regauto(repo, "hash").stdout == hash_before
-    assert (repo / "docs/new.md").exists() and "docs/new.md" not in ids_by_path(repo)
 
-    # Renamed away by regauto (here by a first sync; as well by a concurrent one, or the
-    # hook): the name the user gave was right, nothing to refuse and nothing to do.
-    sync(repo, "docs/new.md")
+    # Beside a valid path, an unknown one may be a deletion another regauto process has
+    # registered already (concurrent syncs, the hook): the valid ones are processed and the
+    # unknown ones named in one warning line.
+    proc = sync(repo, "docs/new.md", "nonexistent.md", "docs/typo.md")
+    assert ("regauto: warning: nonexistent.md, docs/typo.md: no such file, and no record in "
+            "the registry (a typo, or already handled): nothing to do") in proc.stderr
     assert not (repo / "docs/new.md").exists()
+    assert prefixed(repo, "docs", "new.md") in ids_by_path(repo)
+
+    # Renamed away by regauto (here by the sync above; as well by a concurrent one, or the
+    # hook): the name the user gave was right, nothing to refuse and nothing to do.
     hash_before = regauto(repo, "hash").stdout
     again = sync(repo, "docs/new.md")
     assert again.returncode == 0 and regauto(repo, "hash").stdout == hash_before

@@ -611,7 +611,8 @@ def _prefixed_away(full: Path) -> bool:
     return False
 
 
-def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False) -> list[str]:
+def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False,
+              unknown: list[str] | None = None) -> list[str]:
     """Command-line paths (relative to the cwd, or absolute) as checked repo paths.
 
     A folder stands for the documents under it *and* the records under it, so that
@@ -619,14 +620,17 @@ def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False) ->
     no longer exists.  ``.`` is the current directory, not the repository root.
 
     With ``strict`` (``regauto sync``), an included path that does not exist and that the
-    registry records neither at nor under it is a typo, not a deletion: ``BadInputError``
-    naming every such argument, before anything is processed — unless regauto itself just
-    renamed it to carry its id (``_prefixed_away``).  An excluded path is not
+    registry records neither at nor under it — unless regauto itself renamed it to carry
+    its id (``_prefixed_away``) — is *unknown*: a typo, or a deletion another process has
+    registered already.  Every argument unknown: ``BadInputError`` naming them, before
+    anything is processed (nothing to do but a mistake to report).  Some: they are added
+    to ``unknown`` for the caller to name, and the others are processed.  An excluded path is not
     regauto's business, there or not: it is left out as the pipeline always leaves it."""
     out: list[str] = []
     docs: list[str] | None = None
     recorded: list[str] | None = None
-    unknown: list[str] = []
+    args = list(args)
+    missing: list[str] = []
     for a in args:
         absolute = Path(os.path.normpath(Path.cwd() / a))
         rel = "" if absolute == project.root else project.rel(a)
@@ -652,7 +656,9 @@ def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False) ->
             out.extend(d for d in docs if d.startswith(prefix))
         elif (strict and not under and rel not in recorded
               and project.config.is_included(rel) and not _prefixed_away(full)):
-            unknown.append(a)
-    if unknown:
-        raise BadInputError(f"{', '.join(unknown)}: no such file, and no record in the registry")
+            missing.append(a)
+    if missing and len(missing) == len(args):
+        raise BadInputError(f"{', '.join(missing)}: no such file, and no record in the registry")
+    if unknown is not None:
+        unknown.extend(missing)
     return out

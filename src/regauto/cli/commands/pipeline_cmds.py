@@ -11,6 +11,7 @@ import typer
 
 from regauto.cli.context import STATE, say
 from regauto.errors import UsageError
+from regauto.textout import shown
 
 
 class HookKind(str, Enum):
@@ -71,8 +72,12 @@ def sync_cmd(
         raise UsageError("give PATHs or --all, not both")
     if not all_ and not paths:
         raise UsageError("nothing to sync: give PATHs or --all")
+    unknown: list[str] = []
     targets = (pipeline.all_paths(project) if all_
-               else pipeline.rel_paths(project, paths, strict=True))
+               else pipeline.rel_paths(project, paths, strict=True, unknown=unknown))
+    if unknown:  # not -q: it may be a typo the user must see
+        sys.stderr.write(f"regauto: warning: {shown(', '.join(unknown))}: no such file, and no "
+                         "record in the registry (a typo, or already handled): nothing to do\n")
     with progress_bar("extracting") as progress:
         result = pipeline.sync(project, targets, progress=progress)
     report(result)
