@@ -305,3 +305,37 @@ def index_move(root: Path, old: str, new: str, mode: str, blob: str) -> None:
 def rev_exists(root: Path, rev: str) -> bool:
     rc, _, _ = proc.run(("git", "rev-parse", "-q", "--verify", rev), cwd=root, check=False)
     return rc == 0
+
+
+def first_parent_commits(root: Path, paths: list[str], limit: int) -> list[str]:
+    """The newest ``limit`` commits on HEAD's first-parent line that changed ``paths``
+    (against their first parent), newest first.  A merge is compared with the branch it
+    was made on, so it shows what it brought in.  Raises GitError without a HEAD commit."""
+    out = _git("log", "--first-parent", "--format=%H", f"--max-count={limit}", "--no-ext-diff",
+               "HEAD", "--", *(f":(literal){p}" for p in paths), cwd=root)
+    return out.decode().split()
+
+
+def files_at(root: Path, wanted: list[tuple[str, str]]) -> list[bytes | None]:
+    """The content of each ``(commit, path)`` — None where that commit has no such file —
+    read in one ``git cat-file --batch`` process."""
+    if not wanted:
+        return []
+    if any("\n" in p for _, p in wanted):
+        raise GitError("git cat-file --batch cannot name a path holding a newline")
+    names = "".join(f"{rev}:{path}\n" for rev, path in wanted)
+    out = _git("cat-file", "--batch", cwd=root, input=names.encode("utf-8", "surrogateescape"))
+    result: list[bytes | None] = []
+    pos = 0
+    for _ in wanted:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].split(b" ")
+        if header[-1] in (b"missing", b"ambiguous"):
+            result.append(None)
+            pos = nl + 1
+            continue
+        size = int(header[2])
+        # A tree or a submodule at that path is no file of ours.
+        result.append(out[nl + 1 : nl + 1 + size] if header[1] == b"blob" else None)
+        pos = nl + 1 + size + 1
+    return result

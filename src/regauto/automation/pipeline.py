@@ -303,14 +303,18 @@ class Pipeline:
         for p, c in claims.items():
             if c in claimants:
                 claimants[c].append(p)
+        held: dict[str, list[str]] = {}  # id -> its recorded paths whose file holds it
+        for i in sorted(contested):
+            if len(recorded[i].keys() | claimants[i]) > 1:  # else e.g. the claimant's own record
+                held[i] = identity.holding(
+                    recorded[i], functools.partial(self._holds, claims, doc_id=i))
+        first = identity.first_holders(self.project,
+                                       {i: h for i, h in held.items() if len(h) > 1})
         keepers: dict[str, str | None] = {}
         shared: dict[str, Record | None] = {}
-        for i in sorted(contested):
-            at, cl = recorded[i], claimants[i]
-            if len(at.keys() | cl) < 2:
-                continue  # e.g. the registry's only holder is the claimant itself
-            keep = keepers[i] = identity.keeper(
-                at, cl, functools.partial(self._holds, claims, doc_id=i))
+        for i, h in held.items():
+            at = recorded[i]
+            keep = keepers[i] = identity.keeper(h, claimants[i], first.get(i))
             if len(at) > 1:
                 shared[i] = at[keep] if keep in at and keep not in self.contents else None
         return keepers, shared

@@ -11,8 +11,9 @@ what the pipeline is shown:
 - **the records it sees** (``known``): the registry as resolved here — one record per path
   (``duplicate_path``: the id the file claims, else the lowest id, keeps the path; the
   other records are removed), one holder per id (``duplicate_id``: the path the registry
-  records for the id keeps it; when it records several, the first of them in path order
-  that still exists and claims no other id), a record filed in the wrong shard found
+  records for the id keeps it; when it records several that still exist and claim no
+  other id, the one history names as the merge's target branch's, else the first in path
+  order — ``identity``), a record filed in the wrong shard found
   where it is, an invalid record that still names a usable path and doc_id kept as that
   path's record (so the file keeps its id and its record is re-derived from it);
 - **changes under the pipeline's** (``extra``): records of excluded paths and the losers
@@ -192,7 +193,7 @@ def make_plan(project: Project, view: RegistryView, tree: TreeState, claims: Cla
     verified = Verified(project)
     effective = _documents(plan, project.config, claims, verified)
     verified.save()
-    by_id = _duplicate_ids(plan)
+    by_id = _duplicate_ids(project, plan)
     plan.batch.update(p for p in gone if p not in tree.skipped)  # missing, or moved
     for paths in effective.values():
         if len(paths) > 1:
@@ -288,10 +289,13 @@ def _duplicate_paths(plan: Plan, at_path: dict[str, list[Line]], claims: Claims)
                 f"{keeper.rec['doc_id']}, which keeps it; fix removes this record"))
 
 
-def _duplicate_ids(plan: Plan) -> dict[str, list[str]]:
+def _duplicate_ids(project: Project, plan: Plan) -> dict[str, list[str]]:
     by_id: dict[str, list[str]] = {}
     for p, ln in plan.rec_at.items():
         by_id.setdefault(ln.rec["doc_id"], []).append(p)
+    held = {i: identity.holding(paths, functools.partial(_holds, plan, doc_id=i))
+            for i, paths in by_id.items() if len(paths) > 1}
+    first = identity.first_holders(project, {i: h for i, h in held.items() if len(h) > 1})
     for i, paths in by_id.items():
         if len(paths) < 2:
             continue
@@ -299,7 +303,7 @@ def _duplicate_ids(plan: Plan) -> dict[str, list[str]]:
         # The pipeline is shown this path's record alone; it applies the same rule to the
         # files that claim the id without a record (``identity.keeper``).  When no recorded
         # file holds the id, a live record (else the first) is still the one shown.
-        keeper = identity.keeper(paths, (), functools.partial(_holds, plan, doc_id=i)) or next(
+        keeper = identity.keeper(held[i], (), first.get(i)) or next(
             (p for p in paths if p in plan.tree.docs), paths[0])
         paths.remove(keeper)
         paths.insert(0, keeper)
