@@ -224,10 +224,9 @@ def record_problems(rec: Any, raw: str | None = None) -> list[str]:
     """``records.problems`` plus the repository rule for paths (SPEC §11).  With the raw
     line at hand, a descriptor that cannot nest deeper than the limit (it has fewer
     brackets) is not walked: that walk is most of the cost on a 100k-record registry."""
-    if (raw is not None and isinstance(rec, dict) and isinstance(rec.get("descriptor"), dict)
-            and raw.count("{") + raw.count("[") <= records.MAX_DEPTH):
-        rec = {**rec, "descriptor": {}}
-    probs = records.problems(rec)
+    shallow = (raw is not None and isinstance(rec, dict)
+               and raw.count("{") + raw.count("[") <= records.MAX_DEPTH)
+    probs = records.problems(rec, walk_descriptor=not shallow)
     if not probs:
         try:
             check_rel(rec["path"], what="record path")
