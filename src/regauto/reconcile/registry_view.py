@@ -293,14 +293,17 @@ def fast_map(project: Project, fingerprint: str) -> tuple[str, set[str]] | None:
             or verified.get("manifest") != manifest):
         return None
     found = verified.get("entries")
-    return (hash_of_manifest(manifest), found) if isinstance(found, set) else None
+    if not isinstance(found, (list, set)):
+        return None
+    return hash_of_manifest(manifest), set(found)
 
 
 def mark_verified(project: Project, view: RegistryView, fingerprint: str) -> None:
     """After a clean full check: every record of ``view`` is up to date with its file; keep
     what they describe for ``fast_map``."""
-    entries = {f"{_mode_of(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
-               for ln in view.lines}
+    # A list (see plan.Verified.save: marshal sorts sets); duplicates are harmless.
+    entries = [f"{_mode_of(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
+               for ln in view.lines]
     cache = Cache(project.state_dir, "verified")
     cache.replace({"config": fingerprint, "dir": str(project.registry_dir),
                    "manifest": view.manifest, "entries": entries})
