@@ -111,29 +111,7 @@ class TreeState:
             return b"", False
         if doc.content is not None:
             return doc.content.data, True
-        # A cold check of a clean 100k-file repository reads ~75k heads: one open, read
-        # and fstat each (no lstat before and after, no file object), since the fd's own
-        # ctime after the read already tells whether the file changed while it was read.
-        try:
-            fd = os.open(os.path.join(self.project.root, path),
-                         os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
-        except OSError:
-            return b"", False  # gone, or a symlink (O_NOFOLLOW): not the listed file
-        try:
-            data = _read_fd(fd, None if whole else HEAD_BYTES)
-            after = os.fstat(fd)
-        except OSError:
-            return b"", False  # a directory now, or unreadable
-        finally:
-            os.close(fd)
-        if not stat.S_ISREG(after.st_mode):
-            return b"", False
-        settled = max(after.st_mtime_ns, after.st_ctime_ns) < self.started_ns - RACY_NS
-        if not whole and len(data) == HEAD_BYTES:
-            body = data.removeprefix(b"\xef\xbb\xbf")
-            if data.count(b"\n") < 16 or (body.startswith(b"---") and b"\n---" not in body[3:]):
-                return self.head(path, whole=True)  # the header window is not all there
-        return data, settled
+        return read_head(str(self.project.root), path, self.started_ns, whole=whole)
 
     def adopt(self, path: str) -> Doc | None:
         """A path the listing did not show (recorded, but ignored by git): a document if
@@ -250,6 +228,34 @@ class TreeState:
         cache.replace(new)
         cache.save()
         self.key = h.hexdigest()
+
+
+def read_head(root: str, path: str, started_ns: int, *,
+              whole: bool = False) -> tuple[bytes, bool]:
+    """``TreeState.head`` of a file not read by the scan (a module function: a ``fanout``
+    worker reads half of a cold check's heads)."""
+    # A cold check of a clean 100k-file repository reads ~75k heads: one open, read and
+    # fstat each (no lstat before and after, no file object), since the fd's own ctime
+    # after the read already tells whether the file changed while it was read.
+    try:
+        fd = os.open(os.path.join(root, path), os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+    except OSError:
+        return b"", False  # gone, or a symlink (O_NOFOLLOW): not the listed file
+    try:
+        data = _read_fd(fd, None if whole else HEAD_BYTES)
+        after = os.fstat(fd)
+    except OSError:
+        return b"", False  # a directory now, or unreadable
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(after.st_mode):
+        return b"", False
+    settled = max(after.st_mtime_ns, after.st_ctime_ns) < started_ns - RACY_NS
+    if not whole and len(data) == HEAD_BYTES:
+        body = data.removeprefix(b"\xef\xbb\xbf")
+        if data.count(b"\n") < 16 or (body.startswith(b"---") and b"\n---" not in body[3:]):
+            return read_head(root, path, started_ns, whole=True)  # the header window is cut
+    return data, settled
 
 
 def _read_fd(fd: int, limit: int | None) -> bytes:
