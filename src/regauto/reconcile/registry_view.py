@@ -35,7 +35,7 @@ from regauto.registry.records import Record
 from regauto.registry.store import RegistryStore, gc_paused, hash_of_manifest
 
 SUMMARY = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size")
-# Shards to parse worth a second process (fanout): ~0.25 s of parsing and checking.
+# Shards to parse whole worth a second process (fanout): ~0.25 s of parsing and checking.
 FANOUT_BYTES = 8 << 20
 
 
@@ -109,10 +109,13 @@ def load(project: Project, *, salvage: bool = False) -> RegistryView:
         _meta(store, view)
         names = store.shard_names()
         stale = [n for n in names if not _current(cached.get(n), manifest.get(n))]
+        # With no shard cache (a fresh clone), a worker parses and checks the second half
+        # of the stale shards; the entries of those it found healthy are taken like cache
+        # hits below, any other is read here as if there were no worker (see fanout).
         with fanout.Helper(_healthy_shards, lambda theirs: (
                 str(store.dir), str(store.state_dir), manifest,
                 {n: cached[n] for n in theirs if n in cached}, list(theirs)),
-                stale, worth_it=_bytes(store, stale) >= FANOUT_BYTES) as helper:
+                stale, worth_it=_unknown_bytes(store, stale, cached) >= FANOUT_BYTES) as helper:
             helped: dict[str, Any] | None = None
             theirs = set(helper.theirs)
             for name in names:
@@ -140,13 +143,17 @@ def _current(entry: Any, sha: str | None) -> bool:
     return entry is not None and entry[0] == sha
 
 
-def _bytes(store: RegistryStore, names: list[str]) -> int:
+def _unknown_bytes(store: RegistryStore, names: list[str], cached: dict[str, Any]) -> int:
+    """The size of the shards of ``names`` with no cache entry at all: parsed line by
+    line.  (One with an older entry is mostly trusted lines, looked up by digest: after a
+    commit, not worth a worker.)"""
     total = 0
     for n in names:
-        try:
-            total += (store.dir / n).stat().st_size
-        except OSError:
-            pass
+        if n not in cached:
+            try:
+                total += (store.dir / n).stat().st_size
+            except OSError:
+                pass
     return total
 
 
