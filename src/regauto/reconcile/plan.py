@@ -141,11 +141,11 @@ class Claims:
         root, started = str(self.tree.project.root), self.tree.started_ns
         with fanout.Helper(_claims_job, lambda theirs: (root, started, list(theirs)), todo,
                            worth_it=len(todo) >= FANOUT_CLAIMS, interleave=True) as helper:
-            self._keep(helper.mine, claims_of(root, started, helper.mine))
+            self._keep(helper.mine, _claims_of(root, started, helper.mine))
             if helper.theirs:
                 answer = helper.answer()
                 found = (marshal.loads(answer) if answer is not None
-                         else claims_of(root, started, helper.theirs))
+                         else _claims_of(root, started, helper.theirs))
                 self._keep(helper.theirs, found)
 
     def _keep(self, items: Sequence[tuple[str, str, str]],
@@ -161,7 +161,7 @@ class Claims:
                                            symlink=doc.mode == MODE_LINK).kind
 
 
-def claims_of(root: str, started_ns: int,
+def _claims_of(root: str, started_ns: int,
               items: Sequence[tuple[str, str, str]]) -> list[tuple[str | None, bool]]:
     """The header claim of each listed file ``(path, kind, blob)`` and whether it was read
     from a settled file (``tree_state.read_head``): ``Claims.header`` for many at once."""
@@ -173,7 +173,7 @@ def claims_of(root: str, started_ns: int,
 
 
 def _claims_job(root: str, started_ns: int, items: list[tuple[str, str, str]]) -> bytes:
-    return marshal.dumps(claims_of(root, started_ns, items))
+    return marshal.dumps(_claims_of(root, started_ns, items))
 
 
 def expected(config: Config, path: str, kind: str, tags: tuple[str, ...], size: int,

@@ -237,8 +237,11 @@ def read_head(root: str, path: str, started_ns: int, *,
     # A cold check of a clean 100k-file repository reads ~75k heads: one open, read and
     # fstat each (no lstat before and after, no file object), since the fd's own ctime
     # after the read already tells whether the file changed while it was read.
+    full = os.path.join(root, path)
     try:
-        fd = os.open(os.path.join(root, path), os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+        if not _O_NOFOLLOW and not stat.S_ISREG(os.lstat(full).st_mode):
+            return b"", False  # no O_NOFOLLOW here (Windows): a symlink would be followed
+        fd = os.open(full, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
     except OSError:
         return b"", False  # gone, or a symlink (O_NOFOLLOW): not the listed file
     try:
