@@ -160,36 +160,47 @@ def kind_from_tags(tags: tuple[str, ...] | frozenset[str] | set[str]) -> str:
 
 def role_for(rel_path: str, kind: str, tags: tuple[str, ...]) -> str:
     """The role by path conventions; the first matching rule wins, in the order below."""
-    *dirs, name = rel_path.split("/")
-    lower = name.lower()
+    cut = rel_path.rfind("/")
+    lower = rel_path[cut + 1:].lower()
     ext = os.path.splitext(lower)[1]
-    dirset = set(dirs)
-    text = identify.TEXT in tags
+    in_tests, in_docs, in_data, in_scripts = _folder_roles(rel_path[:cut]) if cut >= 0 else (
+        False, False, False, False)
+    tagset = set(tags)
+    text = identify.TEXT in tagset
     code = text and kind not in _NOT_CODE
 
-    if dirset & _TEST_DIRS or _is_test_name(lower):
+    if in_tests or _is_test_name(lower):
         return "test"
     if lower.startswith("requirements") and ext in (".txt", ".in"):
         return "config"  # a plain-text file, but a dependency list, not prose
     if (
-        dirset & _DOC_DIRS
+        in_docs
         or kind in _DOC_KINDS
-        or "plain-text" in tags
+        or "plain-text" in tagset
         or lower.split(".", 1)[0] in _DOC_NAMES
     ):
         return "doc"
-    if set(tags) & _DATA_TAGS or ext in _DATA_EXTENSIONS:
+    if tagset & _DATA_TAGS or ext in _DATA_EXTENSIONS:
         return "data"
     # A package named "data" (src/pkg/data/__init__.py) stays source; files in it are data.
-    if dirset & _DATA_DIRS and not code:
+    if in_data and not code:
         return "data"
-    if set(tags) & _CONFIG_TAGS or ext in (".cfg", ".conf"):
+    if tagset & _CONFIG_TAGS or ext in (".cfg", ".conf"):
         return "config"
-    if text and (identify.EXECUTABLE in tags or dirset & _SCRIPT_DIRS or set(tags) & _SHELL_TAGS):
+    if text and (identify.EXECUTABLE in tagset or in_scripts or tagset & _SHELL_TAGS):
         return "script"
     if code:
         return "source"
     return "other"
+
+
+@functools.lru_cache(maxsize=4096)
+def _folder_roles(parent: str) -> tuple[bool, bool, bool, bool]:
+    """Whether a path under ``parent`` lies in a tests, docs, data or scripts folder: asked
+    once per folder, not once per file (a check classifies every one of 100k files)."""
+    dirs = set(parent.split("/"))
+    return (bool(dirs & _TEST_DIRS), bool(dirs & _DOC_DIRS), bool(dirs & _DATA_DIRS),
+            bool(dirs & _SCRIPT_DIRS))
 
 
 def _is_test_name(lower: str) -> bool:

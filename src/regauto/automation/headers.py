@@ -20,6 +20,7 @@ Only the first ``HEADER_WINDOW`` lines (and, for Markdown, the whole front matte
 
 from __future__ import annotations
 
+import functools
 import re
 
 from regauto import docid
@@ -73,9 +74,12 @@ def comment_style(kind: str) -> tuple[str, str] | None:
 def read_header_id(kind: str, data: bytes) -> str | None:
     """The valid doc_id the file claims with its header, else None."""
     style = comment_style(kind)
-    if style is None:
-        return None
-    found = _find_header(kind, style, data.removeprefix(_BOM).splitlines(keepends=True))
+    if style is None or b"doc_id" not in data:
+        return None  # every form of the header spells "doc_id" (a check asks ~100k files)
+    body = data.removeprefix(_BOM)
+    if kind != "markdown":
+        body = _first_lines(body, HEADER_WINDOW)
+    found = _find_header(kind, style, body.splitlines(keepends=True))
     if found is None:
         return None
     value = found[1]
@@ -136,6 +140,20 @@ def _find_header(
     return None
 
 
+def _first_lines(data: bytes, n: int) -> bytes:
+    """A start of ``data`` whose first ``n`` lines are those of ``data``: all a header
+    search outside front matter looks at, without splitting a whole file into lines.  Cut
+    after the ``n``-th ``\\n``: lines also end at a lone ``\\r``, so at least ``n`` lines
+    come before it, each whole."""
+    end = -1
+    for _ in range(n):
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            return data
+    return data[: end + 1]
+
+
+@functools.cache  # a handful of styles; compiled once, not looked up per file
 def _comment_pattern(style: tuple[str, str]) -> re.Pattern[bytes]:
     # Tolerant of spacing ("#doc_id:x"), strict about the comment starting the line.
     prefix, suffix = (re.escape(part.strip()).encode() for part in style)

@@ -42,6 +42,7 @@ from regauto.reconcile.cache import Cache
 from regauto.reconcile.plan import Claims, Plan, ViewStale, fingerprint, make_plan
 from regauto.reconcile.tree_state import MODE_GITLINK, TreeState, inclusion
 from regauto.registry.reader import open_reader
+from regauto.registry.store import gc_paused
 
 if TYPE_CHECKING:
     from regauto.automation.pipeline import PipelineResult
@@ -82,16 +83,20 @@ class Reconciler:
                 clean_hash = self._known_clean(tree, verdicts)
             tree_key = tree.key
             if clean_hash is None:
-                view = registry_view.load(self.project)
-                if view.malformed:
-                    raise RegistryFormatError(restore.malformed_message(view))
-                tree.complete()
-                plan = make_plan(self.project, view, tree, Claims(self.project, tree))
-                try:
-                    report.drifts, report.unrepaired, report.diff = self._dry_run(plan,
-                                                                                  diff=diff)
-                except (ViewStale, CASConflict):
-                    continue
+                # A full plan holds a dict per record and a Doc per file (~1M objects at
+                # 100k documents, none in a cycle): with the collector on, the collections
+                # they trigger walk all of them, again and again — a third of a cold check.
+                with gc_paused():
+                    view = registry_view.load(self.project)
+                    if view.malformed:
+                        raise RegistryFormatError(restore.malformed_message(view))
+                    tree.complete()
+                    plan = make_plan(self.project, view, tree, Claims(self.project, tree))
+                    try:
+                        report.drifts, report.unrepaired, report.diff = self._dry_run(
+                            plan, diff=diff)
+                    except (ViewStale, CASConflict):
+                        continue
                 if not report.drifts and not tree.adopted:
                     clean_hash = view.hash
                     registry_view.mark_verified(self.project, view, fingerprint(self.project))
@@ -126,14 +131,15 @@ class Reconciler:
                 if known is not None:
                     report.registry_hash = known
                     break
-                view = registry_view.load(self.project, salvage=True)
-                if view.malformed:
-                    report.actions += restore.restore(self.project, view)
-                    continue
-                tree = TreeState(self.project, self.included)
-                tree.prepare()
-                tree.complete()
-                plan = make_plan(self.project, view, tree, Claims(self.project, tree))
+                with gc_paused():  # as in check: planning makes ~1M objects, no cycles
+                    view = registry_view.load(self.project, salvage=True)
+                    if view.malformed:
+                        report.actions += restore.restore(self.project, view)
+                        continue
+                    tree = TreeState(self.project, self.included)
+                    tree.prepare()
+                    tree.complete()
+                    plan = make_plan(self.project, view, tree, Claims(self.project, tree))
                 report.drifts = list(plan.drifts)
                 if plan.empty:
                     report.registry_hash = view.hash

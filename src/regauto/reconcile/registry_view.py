@@ -18,20 +18,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from regauto import docid
 from regauto.errors import BadInputError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project, check_rel
+from regauto.reconcile import fanout
 from regauto.reconcile.cache import Cache
 from regauto.registry import journal, records
 from regauto.registry.records import Record
-from regauto.registry.store import RegistryStore, hash_of_manifest
+from regauto.registry.store import RegistryStore, gc_paused, hash_of_manifest
 
 SUMMARY = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size")
+# Shards to parse whole worth a second process (fanout): ~0.25 s of parsing and checking.
+FANOUT_BYTES = 8 << 20
 
 
 @dataclass(slots=True)
@@ -102,19 +107,70 @@ def load(project: Project, *, salvage: bool = False) -> RegistryView:
         view = RegistryView(hash_of_manifest(manifest), manifest,
                             project.config.registry.strip("/"))
         _meta(store, view)
-        for name in store.shard_names():
-            sha = manifest.get(name)
-            hit = cached.get(name)
-            if hit is not None and hit[0] == sha:
-                view.lines.extend([Line(name, i, r) for i, r in enumerate(hit[1], 1)])
-                keep[name] = hit
-                continue
-            summary = _read_shard(store, name, view, salvage, hit)
-            if summary is not None:
-                keep[name] = (sha, *summary)
+        names = store.shard_names()
+        stale = [n for n in names if not _current(cached.get(n), manifest.get(n))]
+        # With no shard cache (a fresh clone), a worker parses and checks the second half
+        # of the stale shards; the entries of those it found healthy are taken like cache
+        # hits below, any other is read here as if there were no worker (see fanout).
+        with fanout.Helper(_healthy_shards, lambda theirs: (
+                str(store.dir), str(store.state_dir), manifest,
+                {n: cached[n] for n in theirs if n in cached}, list(theirs)),
+                stale, worth_it=_unknown_bytes(store, stale, cached) >= FANOUT_BYTES) as helper:
+            helped: dict[str, Any] | None = None
+            theirs = set(helper.theirs)
+            for name in names:
+                sha = manifest.get(name)
+                hit = cached.get(name)
+                if name in theirs:
+                    if helped is None:  # the first of the worker's shards: its answer
+                        answer = helper.answer()
+                        helped = marshal.loads(answer) if answer is not None else {}
+                    hit = helped.get(name, hit)
+                if hit is not None and hit[0] == sha:
+                    view.lines.extend([Line(name, i, r) for i, r in enumerate(hit[1], 1)])
+                    keep[name] = hit
+                    continue
+                summary = _read_shard(store, name, view, salvage, hit)
+                if summary is not None:
+                    keep[name] = (sha, *summary)
     cache.replace(keep)
     cache.save()
     return view
+
+
+def _current(entry: Any, sha: str | None) -> bool:
+    """Is ``entry`` (a cached summary) the summary of the shard whose hash is ``sha``?"""
+    return entry is not None and entry[0] == sha
+
+
+def _unknown_bytes(store: RegistryStore, names: list[str], cached: dict[str, Any]) -> int:
+    """The size of the shards of ``names`` with no cache entry at all: parsed line by
+    line.  (One with an older entry is mostly trusted lines, looked up by digest: after a
+    commit, not worth a worker.)"""
+    total = 0
+    for n in names:
+        if n not in cached:
+            try:
+                total += (store.dir / n).stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def _healthy_shards(reg_dir: str, state_dir: str, manifest: dict[str, str],
+                    old: dict[str, Any], names: list[str]) -> bytes:
+    """In a worker (``fanout``): the cache entries of the shards of ``names`` found valid
+    and canonical, ``marshal``-ed.  The others are left out: the caller reads them again
+    and finds their problems itself, so a worker never decides what a check reports."""
+    store = RegistryStore(Path(reg_dir), Path(state_dir))
+    scratch = RegistryView("", manifest, "")
+    out: dict[str, Any] = {}
+    with gc_paused():
+        for name in names:
+            summary = _read_shard(store, name, scratch, False, old.get(name))
+            if summary is not None:
+                out[name] = (manifest.get(name), *summary)
+    return marshal.dumps(out)
 
 
 def _meta(store: RegistryStore, view: RegistryView) -> None:
@@ -224,10 +280,9 @@ def record_problems(rec: Any, raw: str | None = None) -> list[str]:
     """``records.problems`` plus the repository rule for paths (SPEC §11).  With the raw
     line at hand, a descriptor that cannot nest deeper than the limit (it has fewer
     brackets) is not walked: that walk is most of the cost on a 100k-record registry."""
-    if (raw is not None and isinstance(rec, dict) and isinstance(rec.get("descriptor"), dict)
-            and raw.count("{") + raw.count("[") <= records.MAX_DEPTH):
-        rec = {**rec, "descriptor": {}}
-    probs = records.problems(rec)
+    shallow = (raw is not None and isinstance(rec, dict)
+               and raw.count("{") + raw.count("[") <= records.MAX_DEPTH)
+    probs = records.problems(rec, walk_descriptor=not shallow)
     if not probs:
         try:
             check_rel(rec["path"], what="record path")
@@ -294,14 +349,17 @@ def fast_map(project: Project, fingerprint: str) -> tuple[str, set[str]] | None:
             or verified.get("manifest") != manifest):
         return None
     found = verified.get("entries")
-    return (hash_of_manifest(manifest), found) if isinstance(found, set) else None
+    if not isinstance(found, (list, set)):
+        return None
+    return hash_of_manifest(manifest), set(found)
 
 
 def mark_verified(project: Project, view: RegistryView, fingerprint: str) -> None:
     """After a clean full check: every record of ``view`` is up to date with its file; keep
     what they describe for ``fast_map``."""
-    entries = {f"{_mode_of(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
-               for ln in view.lines}
+    # A list (see plan.Verified.save: marshal sorts sets); duplicates are harmless.
+    entries = [f"{_mode_of(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
+               for ln in view.lines]
     cache = Cache(project.state_dir, "verified")
     cache.replace({"config": fingerprint, "dir": str(project.registry_dir),
                    "manifest": view.manifest, "entries": entries})
