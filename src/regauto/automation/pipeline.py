@@ -608,11 +608,8 @@ def _prefixed_away(full: Path) -> bool:
         names = os.listdir(full.parent)
     except OSError:
         return False
-    for n in names:
-        m = docid.PREFIX_RE.match(n)
-        if m is not None and m.group(2) == full.name:
-            return True
-    return False
+    # The inverse of file_renamer.prefixed_name: a valid id prefix, then the given name.
+    return any(n[17:] == full.name and docid.claimed_by_name(n) is not None for n in names)
 
 
 def rel_paths(project: Project, args: Iterable[str], *, strict: bool = False,
