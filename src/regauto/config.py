@@ -90,9 +90,14 @@ class Config:
                 return r
         return Rule(match="**/*")
 
+    @property
+    def outputs(self) -> list[str]:
+        """The generated outputs' repository paths, in config order."""
+        return [g.output for g in self.generators]
+
     def builtin_excludes(self) -> tuple[str, ...]:
         reg = self.registry.strip("/")
-        return (".git/**", ".regauto/**", f"{reg}/**", *(g.output for g in self.generators))
+        return (".git/**", ".regauto/**", f"{reg}/**", *self.outputs)
 
     def is_included(self, path: str) -> bool:
         if matches_any(self.builtin_excludes(), path) or matches_any(self.exclude, path):

@@ -93,7 +93,7 @@ class GeneratorConflict(RegautoError):
 
 def output_paths(project: Project) -> list[str]:
     """The repository-relative paths of the configured outputs, in config order."""
-    return [g.output for g in project.config.generators]
+    return project.config.outputs
 
 
 class GeneratorOrchestrator:

@@ -36,7 +36,7 @@ def _say(msg: str) -> None:
 
 
 def _managed_paths(project: Project) -> list[str]:
-    return [project.config.registry, *(g.output for g in project.config.generators)]
+    return [project.config.registry, *project.config.outputs]
 
 
 def _ensure_driver(project: Project) -> None:
@@ -214,9 +214,9 @@ def _changed_outputs(project: Project, written: list[str]) -> list[str]:
     """Generated outputs to stage: the post-write hook regenerates them when the registry
     changed.  To stage, all of them (``update-index`` skips unchanged files); under
     ``auto_stage = none``, which only reports, those that differ from the index."""
-    if not project.config.generators or not written:
+    outs = project.config.outputs
+    if not outs or not written:
         return []
-    outs = [g.output for g in project.config.generators]
     if project.config.auto_stage != "none":
         return outs
     changed = set(git.unstaged_paths(project.root, outs))
