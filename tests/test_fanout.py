@@ -75,14 +75,22 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
-@pytest.mark.skipif(fanout.cores() < 2 or not hasattr(fanout.os, "fork"),
-                    reason="a worker needs fork and a second core")
-def test_a_worker_changes_nothing_that_check_reports(
-        git_repo: Path, monkeypatch: pytest.MonkeyPatch, answers: list[bool]) -> None:
-    drifted(git_repo)
+needs_worker = pytest.mark.skipif(fanout.cores() < 2 or not hasattr(fanout.os, "fork"),
+                                  reason="a worker needs fork and a second core")
+
+
+def drifted_report_alone(repo: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Drift in both halves of the repository, and the cold check's report without a worker."""
+    drifted(repo)
     with monkeypatch.context() as m:
         m.setattr(fanout.Helper, "__init__", _no_worker)
-        alone = cold_check(git_repo)
+        return cold_check(repo)
+
+
+@needs_worker
+def test_a_worker_changes_nothing_that_check_reports(
+        git_repo: Path, monkeypatch: pytest.MonkeyPatch, answers: list[bool]) -> None:
+    alone = drifted_report_alone(git_repo, monkeypatch)
     kinds = {d[0] for d in alone}
     assert {"noncanonical", "invalid_record", "header_mismatch", "modified",
             "untracked"} <= kinds, alone
@@ -92,14 +100,10 @@ def test_a_worker_changes_nothing_that_check_reports(
     assert answers and all(answers), "no worker answered: the test proves nothing"
 
 
-@pytest.mark.skipif(fanout.cores() < 2 or not hasattr(fanout.os, "fork"),
-                    reason="a worker needs fork and a second core")
+@needs_worker
 def test_a_failing_worker_changes_nothing_either(
         git_repo: Path, monkeypatch: pytest.MonkeyPatch, answers: list[bool]) -> None:
-    drifted(git_repo)
-    with monkeypatch.context() as m:
-        m.setattr(fanout.Helper, "__init__", _no_worker)
-        alone = cold_check(git_repo)
+    alone = drifted_report_alone(git_repo, monkeypatch)
     monkeypatch.setattr(registry_view, "_healthy_shards", _fail)
     monkeypatch.setattr(plan, "_claims_job", _fail)
     assert cold_check(git_repo) == alone
