@@ -253,7 +253,8 @@ def test_cli_reports_edited_and_stale_and_second_generate_changes_nothing(
 ) -> None:
     setup(git_repo)
     assert run_regauto("generate", cwd=git_repo).returncode == 0
-    (git_repo / "out/index.csv").write_text("doc_id\nhand made\n")  # marker gone too
+    csv_text = read(git_repo, "out/index.csv")  # a hand edit that also mangled the marker
+    (git_repo / "out/index.csv").write_text(csv_text.replace("sum=sha256:", "sum=") + "x\n")
     apply(git_repo, {doc_id(4): rec(4, "src/z.py")}, hooks=False)
     r = run_regauto("generate", "--check", cwd=git_repo)
     assert r.returncode == 1
@@ -274,7 +275,8 @@ def test_cli_reports_edited_and_stale_and_second_generate_changes_nothing(
 def test_check_writes_nothing_in_the_repository(git_repo: Path) -> None:
     setup(git_repo)
     orch(git_repo).generate()
-    (git_repo / "docs/INDEX.md").write_text("edited\n")
+    with open(git_repo / "docs/INDEX.md", "a") as f:
+        f.write("edited\n")
     apply(git_repo, {doc_id(4): rec(4, "src/z.py")}, hooks=False)
 
     def tree() -> dict[str, bytes]:
@@ -333,9 +335,10 @@ def test_post_write_hook_regenerates_after_a_writer_apply(git_repo: Path) -> Non
 def test_post_write_hook_never_overwrites_a_hand_edit(git_repo: Path) -> None:
     setup(git_repo)
     orch(git_repo).generate()
-    (git_repo / "out/index.csv").write_text("mine\n")
+    mine = read(git_repo, "out/index.csv") + "mine\n"
+    (git_repo / "out/index.csv").write_text(mine)
     apply(git_repo, {doc_id(4): rec(4, "src/z.py")})
-    assert read(git_repo, "out/index.csv") == "mine\n"
+    assert read(git_repo, "out/index.csv") == mine
     assert "src/z.py" in read(git_repo, "docs/INDEX.md")
     assert [(d.kind, d.name) for d in orch(git_repo).check()] == [("edited_output", "csv")]
 
@@ -438,19 +441,26 @@ def test_failing_generator_is_exit_2_with_one_line(git_repo: Path, spec: str, ex
     assert [d.name for d in orch(git_repo).check()] == ["bad"]
 
 
-def test_output_inside_the_registry_is_refused(git_repo: Path) -> None:
-    setup(git_repo, '[[generators]]\nname = "x"\noutput = ".regauto/registry/x.md"\n'
-                    'builtin = "markdown-index"\n')
-    with pytest.raises(UsageError, match="inside"):
-        orch(git_repo).generate()
+def test_output_inside_the_registry_is_refused_at_config_load(git_repo: Path) -> None:
+    (git_repo / "regauto.toml").write_text(
+        '[[generators]]\nname = "x"\noutput = ".regauto/registry/x.md"\n'
+        'builtin = "markdown-index"\n')
+    r = run_regauto("generate", cwd=git_repo)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        "regauto: error: regauto.toml: key 'generators[0].output': '.regauto/registry/x.md' "
+        "overlaps the registry folder '.regauto/registry'")
+    assert not (git_repo / ".regauto").exists()
 
 
 def test_two_generators_writing_one_output_are_refused(git_repo: Path) -> None:
     config = BUILTIN_CONFIG.replace('output = "out/index.csv"', 'output = "out/index.json"')
-    setup(git_repo, config)
+    (git_repo / "regauto.toml").write_text(config)
     r = run_regauto("generate", "--check", cwd=git_repo)
     assert r.returncode == 2
-    assert "generators 'json' and 'csv' both write out/index.json" in r.stderr
+    assert r.stderr.strip() == (
+        "regauto: error: regauto.toml: key 'generators[2].output': 'out/index.json' collides "
+        "with generators[1].output ('out/index.json'); give each generator its own file")
 
 
 def test_failing_generator_in_the_post_write_hook_names_it(git_repo: Path) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regauto import config_checks as checks
 from regauto.errors import ConfigError
 from regauto.globmatch import matches, matches_any
 
@@ -129,17 +130,27 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         data = _read_toml(explicit)
         if explicit.name == "pyproject.toml":
             data = _tool_section(data, str(explicit)) or {}
-            return parse(data, f"{explicit} [tool.regauto]")
-        return parse(data, str(explicit))
+            return _on_disk(root, parse(data, f"{explicit} [tool.regauto]"))
+        return _on_disk(root, parse(data, str(explicit)))
     toml = root / CONFIG_NAME
     if toml.is_file():
-        return parse(_read_toml(toml), CONFIG_NAME)
+        return _on_disk(root, parse(_read_toml(toml), CONFIG_NAME))
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         section = _tool_section(_read_toml(pyproject), "pyproject.toml")
         if section is not None:
-            return parse(section, "pyproject.toml [tool.regauto]")
+            return _on_disk(root, parse(section, "pyproject.toml [tool.regauto]"))
     return Config()
+
+
+def _on_disk(root: Path, cfg: Config) -> Config:
+    """The checks that look at the tree: an output must not overwrite a file of the user's."""
+    checks.check_outputs_on_disk(cfg.source, root, _output_keys(cfg.generators))
+    return cfg
+
+
+def _output_keys(gens: tuple[Generator, ...]) -> list[tuple[str, str]]:
+    return [(f"generators[{i}].output", g.output) for i, g in enumerate(gens)]
 
 
 def _tool_section(data: dict[str, Any], src: str) -> dict[str, Any] | None:
@@ -162,12 +173,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path.name}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path.name}: invalid TOML: not UTF-8 (byte {e.start + 1})") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}: invalid TOML: nested too deeply") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
 
 
-def _err(src: str, key: str, msg: str) -> ConfigError:
-    return ConfigError(f"{src}: key '{key}': {msg}")
+_err = checks.err
 
 
 def _check_type(src: str, key: str, value: Any, typ: Any) -> None:
@@ -189,13 +203,6 @@ def _str_list(src: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _safe_rel(src: str, key: str, value: str) -> str:
-    p = value.strip()
-    if not p or p.startswith("/") or ".." in p.split("/") or p.split("/")[0] == ".git":
-        raise _err(src, key, f"{value!r} must be a relative path inside the repository")
-    return p.rstrip("/")
-
-
 def parse(data: dict[str, Any], src: str) -> Config:
     for key, value in data.items():
         if key not in _TOP_KEYS:
@@ -203,7 +210,7 @@ def parse(data: dict[str, Any], src: str) -> Config:
         _check_type(src, key, value, _TOP_KEYS[key])
     kw: dict[str, Any] = {"source": src}
     if "registry" in data:
-        kw["registry"] = _safe_rel(src, "registry", data["registry"])
+        kw["registry"] = checks.safe_rel(src, "registry", data["registry"], folder=True)
     for key in ("include", "exclude"):
         if key in data:
             kw[key] = _str_list(src, key, data[key])
@@ -213,13 +220,9 @@ def parse(data: dict[str, Any], src: str) -> Config:
         kw["auto_stage"] = data["auto_stage"]
     for key in ("max_file_bytes", "backups", "cas_retries"):
         if key in data:
-            if data[key] < 1:
-                raise _err(src, key, "must be at least 1")
-            kw[key] = data[key]
+            kw[key] = checks.number(src, key, data[key])
     if "lock_timeout_s" in data:
-        if data["lock_timeout_s"] <= 0:
-            raise _err(src, "lock_timeout_s", "must be positive")
-        kw["lock_timeout_s"] = float(data["lock_timeout_s"])
+        kw["lock_timeout_s"] = float(checks.number(src, "lock_timeout_s", data["lock_timeout_s"]))
     if "rules" in data:
         kw["rules"] = tuple(_rule(src, i, r) for i, r in enumerate(data["rules"]))
     if "generators" in data:
@@ -229,6 +232,7 @@ def parse(data: dict[str, Any], src: str) -> Config:
         if dup:
             raise _err(src, "generators", f"duplicate generator name {sorted(dup)[0]!r}")
         kw["generators"] = gens
+        checks.check_outputs(src, _output_keys(gens), kw.get("registry", DEFAULT_REGISTRY))
     if "watch" in data:
         kw["watch"] = _section(src, "watch", data["watch"], WatchConfig)
     if "queue" in data:
@@ -279,7 +283,7 @@ def _generator(src: str, i: int, g: Any) -> Generator:
         raise _err(src, f"{where}.command", "expected a non-empty list of strings")
     return Generator(
         name=g["name"],
-        output=_safe_rel(src, f"{where}.output", g["output"]),
+        output=checks.safe_rel(src, f"{where}.output", g["output"]),
         builtin=g.get("builtin"),
         python=g.get("python"),
         command=tuple(cmd) if cmd is not None else None,
@@ -295,7 +299,9 @@ def _section(src: str, name: str, data: dict[str, Any], cls: Any) -> Any:
         want = type(getattr(defaults, k))
         typ: Any = (int, float) if want is float else want
         _check_type(src, f"{name}.{k}", v, typ)
-        if not isinstance(v, bool) and v < 0:
-            raise _err(src, f"{name}.{k}", "must not be negative")
+        if not isinstance(v, bool):
+            v = checks.number(src, f"{name}.{k}", v)
+            if want is float:
+                v = float(v)
         kw[k] = v
     return cls(**kw)

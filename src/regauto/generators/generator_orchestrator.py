@@ -133,14 +133,7 @@ class GeneratorOrchestrator:
 
     # -- deciding ------------------------------------------------------------------------
     def _select(self, names: Sequence[str] | None) -> list[Generator]:
-        gens = list(self.project.config.generators)
-        owner: dict[str, str] = {}
-        for g in gens:
-            if g.output in owner:
-                # Two renderers of one file would overwrite each other for ever.
-                raise UsageError(f"generators '{owner[g.output]}' and '{g.name}' both write "
-                                 f"{g.output}; give each its own output")
-            owner[g.output] = g.name
+        gens = list(self.project.config.generators)  # outputs distinct: checked at load
         if not names:
             return gens
         by_name = {g.name: g for g in gens}

@@ -31,11 +31,12 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from regauto.config_checks import GENERATED_TOKEN, JSON_MARKER_KEY
 from regauto.errors import UsageError
 
-TOKEN = "regauto-generated"
+TOKEN = GENERATED_TOKEN
 NOTE = "do not edit; regenerate with `regauto generate`"
-JSON_KEY = "_regauto"
+JSON_KEY = JSON_MARKER_KEY
 _HASH = r"sha256:[0-9a-f]{64}"
 _LINE_RE = re.compile(rf"{TOKEN}: .*? input=(?P<input>{_HASH}) sum=(?P<sum>{_HASH})")
 _JSON_PREFIX = f'  "{JSON_KEY}": '
