@@ -397,6 +397,7 @@ def test_python_and_command_generators(git_repo: Path) -> None:
     (git_repo / "tools/gen.py").write_text(GEN_PY)
     (git_repo / "tools/count.py").write_text(COUNT_PY)
     setup(git_repo, CUSTOM_CONFIG)
+    assert run_regauto("trust", cwd=git_repo).returncode == 0  # code the repository defines
     r = run_regauto("generate", cwd=git_repo)
     assert r.returncode == 0, r.stderr
     lines = read(git_repo, "out/paths.txt").splitlines()
@@ -426,7 +427,10 @@ def test_python_and_command_generators(git_repo: Path) -> None:
          "failed: exited 1: boom: disk on fire"),
     ],
 )
-def test_failing_generator_is_exit_2_with_one_line(git_repo: Path, spec: str, expect: str) -> None:
+def test_failing_generator_is_exit_2_with_one_line(
+    git_repo: Path, spec: str, expect: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGAUTO_TRUST", "1")
     (git_repo / "tools").mkdir()
     (git_repo / "tools/gen.py").write_text(GEN_PY)
     config = BUILTIN_CONFIG + f'\n[[generators]]\nname = "bad"\noutput = "out/bad.txt"\n{spec}\n'
@@ -463,7 +467,10 @@ def test_two_generators_writing_one_output_are_refused(git_repo: Path) -> None:
         "with generators[1].output ('out/index.json'); give each generator its own file")
 
 
-def test_failing_generator_in_the_post_write_hook_names_it(git_repo: Path) -> None:
+def test_failing_generator_in_the_post_write_hook_names_it(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGAUTO_TRUST", "1")
     (git_repo / "tools").mkdir()
     (git_repo / "tools/gen.py").write_text(GEN_PY)
     setup(git_repo, '[[generators]]\nname = "bad"\noutput = "out/bad.txt"\n'

@@ -22,8 +22,10 @@ Decisions:
   regenerates outputs whose inputs changed and which nobody edited; an edited output waits
   for ``check`` to report it.
 - **Custom generators are never run by ``check``**: the input hash says whether they would
-  be.  ``generate`` writes every output it could render, then fails once, naming the
-  generator(s) that failed.
+  be.  ``generate`` and the post-write hook run them only where ``trust`` allows (a clone
+  that trusted the current definitions, never a checkout or merge hook); the others are
+  skipped, their outputs left stale.  ``generate`` writes every output it could render,
+  then fails once, naming the generator(s) that failed.
 - **No regressions under concurrency.**  Rendering runs outside any lock (a ``command``
   may itself call ``regauto``); the writes happen under the registry lock and only if the
   registry is still the one rendered from, else it re-reads and re-renders (a bounded
@@ -43,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from regauto.config import Generator
 from regauto.errors import EXIT_CONFLICT, RegautoError, UsageError
-from regauto.generators import custom, marker
+from regauto.generators import custom, marker, trust
 from regauto.generators.builtins import BUILTINS
 from regauto.generators.custom import GeneratorError
 from regauto.generators.inputs import InputHasher, Inputs
@@ -83,6 +85,7 @@ class GenerateResult:
     name: str
     path: str
     changed: bool
+    skipped: bool = False  # a custom generator that may not run here (``trust``)
 
 
 class GeneratorConflict(RegautoError):
@@ -178,8 +181,10 @@ class GeneratorOrchestrator:
                 if (d := self._drift(g, inputs.hashes[g.name])) is not None
                 and (repair_edited or d.kind == STALE)
             ]
+            skipped = {g.name for g in self._untrusted(todo)}
+            todo = [g for g in todo if g.name not in skipped]
             if not todo:
-                return [GenerateResult(g.name, g.output, False) for g in gens]
+                return [GenerateResult(g.name, g.output, False, g.name in skipped) for g in gens]
             if snapshot is None or snapshot.hash != inputs.registry_hash:
                 snapshot = self.reader.snapshot()
                 if snapshot.hash != inputs.registry_hash:
@@ -191,12 +196,17 @@ class GeneratorOrchestrator:
                     more = (f" (and {len(errors) - 1} more generator(s) failed)"
                             if len(errors) > 1 else "")
                     raise GeneratorError(f"{errors[0]}{more}")
-                return [GenerateResult(g.name, g.output, g.name in changed) for g in gens]
+                return [GenerateResult(g.name, g.output, g.name in changed, g.name in skipped)
+                        for g in gens]
             moved_to, snapshot = self.reader.current_hash(), None
         raise GeneratorConflict(
             f"the registry kept changing while generated outputs were rendered "
             f"(now {moved_to}); run `{FIX}` again"
         )
+
+    def _untrusted(self, gens: list[Generator]) -> list[Generator]:
+        p = self.project
+        return trust.blocked(p.config, p.root, p.state_dir, gens)
 
     def _write_if_current(self, texts: dict[str, tuple[Generator, str]], rendered_from: str
                           ) -> set[str] | None:

@@ -12,7 +12,9 @@ and headers and let the commit through), ``none`` (never touch the index; any ch
 the commit once).
 
 post-checkout / post-merge: bring the registry in line with the paths that changed between
-the two commits, without touching any user file; never block or fail the git operation.
+the two commits, without touching any user file; never block or fail the git operation;
+never run code the repository defines (``python``/``command`` generators are left stale, see
+``generators.trust``): the commits just checked out or merged are code nobody has reviewed.
 """
 
 from __future__ import annotations
@@ -236,17 +238,20 @@ def _skip_reason(project: Project) -> str | None:
 
 
 def post_checkout(found: git.RepoPaths, prev: str, new: str, flag: str) -> int:
-    return _never_block(lambda: _post_checkout(found, prev, new, flag))
+    return _never_block(lambda: _post_checkout(found, prev, new, flag), "post-checkout")
 
 
 def post_merge(found: git.RepoPaths, squash: str) -> int:
-    return _never_block(lambda: _post_merge(found, squash))
+    return _never_block(lambda: _post_merge(found, squash), "post-merge")
 
 
-def _never_block(fn: object) -> int:
+def _never_block(fn: object, where: str) -> int:
+    from regauto.generators.trust import no_repository_code
+
     try:
         assert callable(fn)
-        fn()
+        with no_repository_code(where):
+            fn()
     except RegautoError as e:
         _say(f"warning: {str(e).splitlines()[0]}")
     except Exception as e:  # a checkout must never fail because of regauto

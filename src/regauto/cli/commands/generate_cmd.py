@@ -41,6 +41,6 @@ def generate_cmd(
     for r in results:
         if r.changed:
             say(f"generated {r.path} ({r.name})")
-    if not any(r.changed for r in results):
+    if not any(r.changed or r.skipped for r in results):
         say("generated outputs are up to date")
     return 0
