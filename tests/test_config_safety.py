@@ -7,15 +7,21 @@ written; the scenarios of ``r4``, ``r5``, ``r12``, ``r13`` and ``r16`` run end t
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import git, make_tree, run_regauto
 from regauto import config
-from regauto.errors import ConfigError
+from regauto.errors import BadInputError, ConfigError
+from regauto.project import check_rel
 
 GEN = '[[generators]]\nname = "i"\noutput = "{out}"\nbuiltin = "markdown-index"\n'
 
@@ -168,6 +174,11 @@ def test_undecodable_config_is_one_line_exit_2(
     assert line.startswith(f"regauto: error: {name}: ") and says in line, line
 
 
+def test_a_key_with_a_newline_is_named_on_one_line(tmp_path: Path) -> None:
+    msg = refused(tmp_path, '"a\\nb" = 1\n[watch]\n"c\\td" = 2\n', None)
+    assert msg == "regauto.toml: key 'a\\nb': unknown key"
+
+
 def test_nul_inside_a_path_value_is_refused(git_repo: Path) -> None:
     (git_repo / "regauto.toml").write_text('registry = "a\\u0000b"\n')
     r = run_regauto("check", cwd=git_repo)
@@ -228,3 +239,57 @@ def test_a_generated_output_is_accepted_and_regenerated(git_repo: Path) -> None:
     assert "_b.md | doc | b |" in (git_repo / "docs/INDEX.md").read_text()
     git(git_repo, "add", "-A")
     assert run_regauto("check", cwd=git_repo).returncode == 0
+
+
+# -- a hostile battery ------------------------------------------------------------------------
+PATHS = st.one_of(
+    st.text(max_size=30),
+    st.lists(st.sampled_from(["a", ".", "..", "", ".git", ".GIT", "docs", " x", "\x00", "\\"]),
+             min_size=1, max_size=5).map("/".join),
+)
+NUMBERS = st.one_of(st.floats(), st.integers(min_value=-(2**63), max_value=2**63 - 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(registry=PATHS, output=PATHS, num=NUMBERS)
+def test_hostile_values_are_refused_in_one_line_or_safe(
+    registry: str, output: str, num: float
+) -> None:
+    data: dict[str, Any] = {
+        "registry": registry, "lock_timeout_s": num, "queue": {"lease_s": num},
+        "generators": [{"name": "i", "output": output, "builtin": "json-index"}],
+    }
+    try:
+        cfg = config.parse(data, "regauto.toml")
+    except ConfigError as e:
+        assert str(e).startswith("regauto.toml: key '") and "\n" not in str(e)
+        return
+    for p in (cfg.registry, cfg.generators[0].output):
+        try:
+            assert check_rel(p) == p
+        except BadInputError as e:  # pragma: no cover - the failure this test looks for
+            raise AssertionError(f"accepted {p!r}: {e}") from None
+    assert math.isfinite(cfg.lock_timeout_s) and 0 < cfg.lock_timeout_s <= 86_400
+    assert math.isfinite(cfg.queue.lease_s) and cfg.queue.lease_s > 0
+    assert not cfg.generators[0].output.startswith(cfg.registry + "/")
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
+def test_any_bytes_as_config_are_a_config_or_one_config_error(raw: bytes) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "regauto.toml").write_bytes(raw)
+        try:
+            config.load(Path(d))
+        except ConfigError as e:
+            assert str(e).startswith("regauto.toml") and "\n" not in str(e), str(e)
+
+
+@settings(max_examples=150, deadline=None)
+@given(key=st.text(max_size=12), section=st.sampled_from([None, "watch", "queue"]))
+def test_any_key_is_a_config_or_one_config_error(key: str, section: str | None) -> None:
+    data: dict[str, Any] = {key: 1} if section is None else {section: {key: 1}}
+    try:
+        config.parse(data, "regauto.toml")
+    except ConfigError as e:
+        assert str(e).startswith("regauto.toml: key '") and str(e).isprintable(), str(e)

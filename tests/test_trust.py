@@ -8,6 +8,7 @@ post-checkout and post-merge hooks write the registry and would render outputs.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ output = "INDEX2.md"
 python = "evil_gen:render"
 """
 EVIL_GEN = '''
+import json
 import os
 with open(os.environ["PWNED"], "a") as f:
     f.write("python\\n")
@@ -165,3 +167,16 @@ def test_builtin_generators_always_run_and_trust_has_nothing_to_do(git_repo: Pat
         results = GeneratorOrchestrator(project).generate()
     assert [(g.name, g.skipped) for g in results] == [("i", False)]
     assert (git_repo / "INDEX.md").is_file()
+
+
+def test_check_says_why_an_untrusted_output_stays_stale(victim: Path) -> None:
+    git(victim, "merge", "-q", "--no-edit", "origin/evil")
+    r = run_regauto("check", "--format", "json", cwd=victim)
+    assert r.returncode == 1
+    details = [d["detail"] for d in json.loads(r.stdout)
+               if d["kind"] == "stale_output"]
+    assert len(details) == 2
+    assert all("not trusted in this clone: `regauto trust`" in d for d in details), details
+    assert run_regauto("trust", cwd=victim).returncode == 0
+    r = run_regauto("check", "--format", "json", cwd=victim)
+    assert not any("trust" in d["detail"] for d in json.loads(r.stdout))

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from regauto.errors import ConfigError
+from regauto.textout import shown
 
 # What a generated output's marker line carries (``generators.marker``): the token, or in
 # JSON the top-level key.  A file at an output path with neither was not written by regauto.
@@ -54,7 +55,8 @@ RANGES: dict[str, tuple[float, float]] = {
 
 
 def err(src: str, key: str, msg: str) -> ConfigError:
-    return ConfigError(f"{src}: key '{key}': {msg}")
+    # shown(): a TOML key may hold a newline ("a\nb" = 1); the error stays one line.
+    return ConfigError(shown(f"{src}: key '{key}': {msg}"))
 
 
 def number(src: str, key: str, value: float) -> float:

@@ -36,6 +36,7 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import stat
 from collections.abc import Sequence
@@ -70,6 +71,7 @@ EDITED = "edited_output"
 FIX = "regauto generate"
 ATTEMPTS = 4
 TMP_MARK = ".regauto-tmp"
+UNTRUSTED = "its python/command generator is not trusted in this clone: `regauto trust`"
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,14 @@ class GeneratorOrchestrator:
         if not gens:
             return []
         inputs = self.hasher.compute(gens, snapshot)
-        return [d for g in gens if (d := self._drift(g, inputs.hashes[g.name])) is not None]
+        drifts = [d for g in gens if (d := self._drift(g, inputs.hashes[g.name])) is not None]
+        p = self.project
+        if any(trust.is_custom(g) for g in gens) and drifts and not trust.is_trusted(
+                p.config, p.root, p.state_dir):
+            custom_names = {g.name for g in gens if trust.is_custom(g)}
+            drifts = [dataclasses.replace(d, detail=f"{d.detail} ({UNTRUSTED})")
+                      if d.name in custom_names else d for d in drifts]
+        return drifts
 
     def generate(
         self, snapshot: Snapshot | None = None, names: Sequence[str] | None = None

@@ -21,7 +21,6 @@ it stale.  One line says so, once per process.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 import json
 import os
@@ -37,8 +36,9 @@ TRUST_FILE = "trusted-generators"
 MAX_REMEMBERED = 64  # hashes kept: switching between a few branches does not re-ask
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
-_forbidden: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "regauto_no_repository_code", default=None)
+# Who forbade repository code in this process (innermost last).  Process-wide, not a
+# ContextVar: a hook process forbids it for every thread the writer might render from.
+_forbidden: list[str] = []
 _said: set[str] = set()
 
 
@@ -129,11 +129,11 @@ def is_trusted(config: Config, root: Path, state_dir: Path) -> bool:
 @contextlib.contextmanager
 def no_repository_code(where: str) -> Iterator[None]:
     """Within: no custom generator runs, trusted or not (``where`` names who asked)."""
-    token = _forbidden.set(where)
+    _forbidden.append(where)
     try:
         yield
     finally:
-        _forbidden.reset(token)
+        _forbidden.pop()
 
 
 def blocked(config: Config, root: Path, state_dir: Path,
@@ -142,7 +142,7 @@ def blocked(config: Config, root: Path, state_dir: Path,
     wanted = [g for g in gens if is_custom(g)]
     if not wanted:
         return []
-    where = _forbidden.get()
+    where = _forbidden[-1] if _forbidden else None
     if where is None and is_trusted(config, root, state_dir):
         return []
     names = ", ".join(f"'{g.name}'" for g in wanted)
