@@ -90,10 +90,10 @@ def test_checkout_and_merge_never_run_the_branch_code(victim: Path, tmp_path: Pa
     co = subprocess.run(["git", "checkout", "-q", "-b", "evil", "origin/evil"], cwd=victim,
                         capture_output=True, text=True, env=env, check=False)
     assert co.returncode == 0, co.stderr
+    assert ran(marker) == []
     assert "registry updated" in co.stderr  # the hook did write the registry
     assert "post-checkout runs no repository code: generator(s) 'idx', 'py' not run" \
         in co.stderr
-    assert ran(marker) == []
     assert not (victim / "INDEX.md").exists()
     r = run_regauto("check", cwd=victim)
     assert r.returncode == 1 and "stale_output" in r.stdout and "INDEX2.md" in r.stdout
@@ -102,8 +102,8 @@ def test_checkout_and_merge_never_run_the_branch_code(victim: Path, tmp_path: Pa
     me = subprocess.run(["git", "merge", "-q", "--no-edit", "origin/evil"], cwd=victim,
                         capture_output=True, text=True, env=env, check=False)
     assert me.returncode == 0, me.stderr
-    assert "post-merge runs no repository code" in me.stderr
     assert ran(marker) == []
+    assert "post-merge runs no repository code" in me.stderr
 
 
 def test_untrusted_definitions_are_skipped_until_trusted_and_again_after_a_change(
@@ -161,11 +161,11 @@ def test_builtin_generators_always_run_and_trust_has_nothing_to_do(git_repo: Pat
     r = run_regauto("trust", cwd=git_repo)
     assert r.returncode == 0
     assert "nothing to trust" in r.stderr
+    assert run_regauto("sync", "--all", cwd=git_repo).returncode == 0
+    (git_repo / "INDEX.md").unlink()
     with trust.no_repository_code("post-checkout"):
-        project = Project.open(git_repo)
-        assert run_regauto("sync", "--all", cwd=git_repo).returncode == 0
-        results = GeneratorOrchestrator(project).generate()
-    assert [(g.name, g.skipped) for g in results] == [("i", False)]
+        results = GeneratorOrchestrator(Project.open(git_repo)).generate()
+    assert [(g.name, g.changed, g.skipped) for g in results] == [("i", True, False)]
     assert (git_repo / "INDEX.md").is_file()
 
 
