@@ -180,3 +180,13 @@ def test_check_says_why_an_untrusted_output_stays_stale(victim: Path) -> None:
     assert run_regauto("trust", cwd=victim).returncode == 0
     r = run_regauto("check", "--format", "json", cwd=victim)
     assert not any("trust" in d["detail"] for d in json.loads(r.stdout))
+
+
+def test_odd_command_words_are_hashed_without_a_crash(git_repo: Path) -> None:
+    long_script = "echo " + "x" * 5000
+    make_tree(git_repo, {"regauto.toml": (
+        '[[generators]]\nname = "c"\noutput = "OUT.md"\n'
+        f'command = ["sh", "-c", "{long_script}", "a\\u0000b", "../up", "/abs"]\n')})
+    r = run_regauto("trust", cwd=git_repo)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("trusted c -> OUT.md: command sh -c echo xxx")

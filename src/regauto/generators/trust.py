@@ -75,9 +75,16 @@ def _named_files(gen: Generator, root: Path) -> list[str]:
     out = []
     for w in words:
         rel = os.path.normpath(w) if w and not os.path.isabs(w) else ""
-        if rel and not rel.startswith("..") and "\0" not in rel and (root / rel).is_file():
+        if rel and not rel.startswith("..") and _is_file(root / rel):
             out.append(Path(rel).as_posix())
     return out
+
+
+def _is_file(path: Path) -> bool:
+    try:  # a command word may be a long script, or hold a NUL: not a file name then
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _file_hash(path: Path) -> str:
