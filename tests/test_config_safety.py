@@ -51,6 +51,7 @@ def tree_state(repo: Path) -> dict[str, bytes]:
 
 # -- paths ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", [
+    ".regauto", ".regauto/state", ".regauto/state/reg",
     "./reg", ".", "a//b", "sub/.git/reg", "sub/.GIT/reg", "reg/../x", "reg/.", " reg", "reg ",
     "/abs", "a\\\\b", "a\\u0000b", "a\\tb", "",
 ])

@@ -101,6 +101,14 @@ def _path_problem(p: str) -> str | None:
     return None
 
 
+def check_registry(src: str, registry: str) -> str:
+    """The registry folder may not hold, or lie in, the state folder used outside git."""
+    if _inside(registry, STATE_DIR_OUTSIDE_GIT) or _inside(STATE_DIR_OUTSIDE_GIT, registry):
+        raise err(src, "registry", f"{registry!r} overlaps regauto's state folder "
+                                   f"{STATE_DIR_OUTSIDE_GIT!r}")
+    return registry
+
+
 def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + "/")
 
