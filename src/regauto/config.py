@@ -210,7 +210,8 @@ def parse(data: dict[str, Any], src: str) -> Config:
         _check_type(src, key, value, _TOP_KEYS[key])
     kw: dict[str, Any] = {"source": src}
     if "registry" in data:
-        kw["registry"] = checks.safe_rel(src, "registry", data["registry"], folder=True)
+        reg = checks.safe_rel(src, "registry", data["registry"], folder=True)
+        kw["registry"] = checks.check_registry(src, reg)
     for key in ("include", "exclude"):
         if key in data:
             kw[key] = _str_list(src, key, data[key])
