@@ -339,3 +339,20 @@ def files_at(root: Path, wanted: list[tuple[str, str]]) -> list[bytes | None]:
         result.append(out[nl + 1 : nl + 1 + size] if header[1] == b"blob" else None)
         pos = nl + 1 + size + 1
     return result
+
+
+def merge_file(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
+    """Three-way merge of one file's contents as git merges a file (``git merge-file``, the
+    same xdiff merge ``git merge`` uses); None when the sides conflict or git cannot merge
+    them (binary content).  Runs nothing that takes the index lock: a merge driver may call
+    it while git holds that lock."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="regauto-merge-") as tmp:
+        names = []
+        for label, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            p = Path(tmp) / label
+            p.write_bytes(data)
+            names.append(str(p))
+        rc, out, _ = proc.run(("git", "merge-file", "-p", "-q", *names), check=False)
+    return out if rc == 0 else None
