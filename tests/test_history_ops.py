@@ -261,3 +261,38 @@ def test_commit_amend(repo: Path) -> None:
     assert_clean_tip(repo)
 
 
+
+
+def _conflicting_topic(repo: Path) -> None:
+    git(repo, "checkout", "-qb", "topic")
+    edit(repo, "v5 = 5\n", "v5 = 'topic'\n")
+    commit_all(repo, "topic")
+    git(repo, "checkout", "-q", "main")
+    edit(repo, "v5 = 5\n", "v5 = 'main'\n")
+    commit_all(repo, "main")
+
+
+@pytest.mark.parametrize("op", ["rebase", "cherry-pick"])
+def test_conflict_resolved_by_hand_then_continue(repo: Path, op: str) -> None:
+    _conflicting_topic(repo)
+    if op == "rebase":
+        git(repo, "checkout", "-q", "topic")
+        args = ["rebase", "main"]
+    else:
+        args = ["cherry-pick", "topic"]
+    p = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    assert p.returncode != 0
+    (repo / "m.py").write_text((repo / "m.py").read_text().split("<<<<<<<")[0]
+                               + "v5 = 'both'\n" + (repo / "m.py").read_text().split(
+                                   ">>>>>>>")[1].split("\n", 1)[1])
+    git(repo, "add", "m.py")
+    p = subprocess.run(["git", op, "--continue"], cwd=repo, capture_output=True, text=True,
+                       check=False, env={**os.environ, "GIT_EDITOR": "true"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    if op == "rebase":
+        # git writes the resolved commit with no hook: post-rewrite repairs, stages, says so.
+        assert "the repair is staged: commit it" in p.stderr
+        assert git(repo, "diff", "--cached", "--name-only").startswith(".regauto/registry/")
+        git(repo, "commit", "-qm", "Update the registry")
+    assert git(repo, "status", "--porcelain") == ""
+    assert_clean_tip(repo)

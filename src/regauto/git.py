@@ -307,6 +307,12 @@ def rev_exists(root: Path, rev: str) -> bool:
     return rc == 0
 
 
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of ``a`` and ``b``; None when they share no history."""
+    rc, out, _ = proc.run(("git", "merge-base", a, b), cwd=root, check=False)
+    return out.decode().strip() or None if rc == 0 else None
+
+
 def first_parent_commits(root: Path, paths: list[str], limit: int) -> list[str]:
     """The newest ``limit`` commits on HEAD's first-parent line that changed ``paths``
     (against their first parent), newest first.  A merge is compared with the branch it

@@ -235,6 +235,25 @@ def _skip_reason(project: Project) -> str | None:
     return None
 
 
+def pre_merge_commit(found: git.RepoPaths) -> int:
+    """Before git writes a merge commit: the commit hook's work on the merge's index (its
+    changes against the first parent), so the merge commit is clean in itself."""
+    return pre_commit(found)
+
+
+def post_rewrite(found: git.RepoPaths, command: str) -> int:
+    from regauto.gitint import history
+
+    return _never_block(lambda: history.post_rewrite(Project.open(found.root, found=found),
+                                                     command))
+
+
+def post_commit(found: git.RepoPaths) -> int:
+    from regauto.gitint import history
+
+    return _never_block(lambda: history.post_commit(Project.open(found.root, found=found)))
+
+
 def post_checkout(found: git.RepoPaths, prev: str, new: str, flag: str) -> int:
     return _never_block(lambda: _post_checkout(found, prev, new, flag))
 

@@ -31,13 +31,16 @@ from regauto.errors import UsageError
 
 DRIVER_ARGS = ("merge-driver", "%O", "%A", "%B", "%P")
 DRIVER_NAME = "regauto registry merge driver (record by record)"
-HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge")
+# pre-merge-commit (git >= 2.24) and the rewrite hooks keep every commit's registry true
+# where git writes commits without the pre-commit hook (``history.py``).
+HOOK_NAMES = ("pre-commit", "pre-merge-commit", "post-checkout", "post-merge", "post-commit",
+              "post-rewrite")
+BLOCKING_HOOKS = ("pre-commit", "pre-merge-commit")
 MARKER = "regauto-managed-hook"
 REPO_URL = "https://github.com/regauto/regauto"
-PRE_COMMIT_IDS = ("regauto", "regauto-post-checkout", "regauto-post-merge")
-PRE_COMMIT_INSTALL = (
-    "pre-commit install --hook-type pre-commit --hook-type post-checkout --hook-type post-merge"
-)
+PRE_COMMIT_IDS = ("regauto", "regauto-pre-merge-commit", "regauto-post-checkout",
+                  "regauto-post-merge", "regauto-post-commit", "regauto-post-rewrite")
+PRE_COMMIT_INSTALL = "pre-commit install " + " ".join(f"--hook-type {n}" for n in HOOK_NAMES)
 
 # -- merge driver --------------------------------------------------------------------------
 
@@ -200,7 +203,7 @@ def render_hook(name: str, install_python: str = "") -> str:
     if name not in HOOK_NAMES:
         raise ValueError(f"unknown hook {name!r}")
     text = _TEMPLATE
-    for key, value in (_BLOCKING if name == "pre-commit" else _NEVER_BLOCK).items():
+    for key, value in (_BLOCKING if name in BLOCKING_HOOKS else _NEVER_BLOCK).items():
         text = text.replace(f"@{key}@", value)
     text = text.replace("@PYTHON@", shlex.quote(install_python) if install_python else "''")
     return text.replace("@NAME@", name)
@@ -307,7 +310,7 @@ def _entry(indent: int, gap: int, nl: str) -> str:
 def new_pre_commit_config() -> str:
     return (
         "# See https://pre-commit.com; regauto keeps the registry true on commit, checkout, "
-        "merge.\ndefault_install_hook_types: [pre-commit, post-checkout, post-merge]\n"
+        f"merge.\ndefault_install_hook_types: [{', '.join(HOOK_NAMES)}]\n"
         "repos:\n" + _entry(0, 3, "\n")
     )
 
