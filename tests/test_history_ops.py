@@ -296,3 +296,37 @@ def test_conflict_resolved_by_hand_then_continue(repo: Path, op: str) -> None:
         git(repo, "commit", "-qm", "Update the registry")
     assert git(repo, "status", "--porcelain") == ""
     assert_clean_tip(repo)
+
+
+def test_cherry_pick_strategy_option_is_repaired_after_the_commit(repo: Path) -> None:
+    """``-X theirs`` resolves m.py as git's merge of the document would not: the driver keeps
+    ours, and post-commit finds the commit stale, repairs the registry, stages it, says so."""
+    _conflicting_topic(repo)
+    p = subprocess.run(["git", "cherry-pick", "-X", "theirs", "topic"], cwd=repo,
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "v5 = 'topic'" in (repo / "m.py").read_text()
+    assert "the repair is staged: commit it" in p.stderr
+    git(repo, "commit", "-qm", "Update the registry")
+    assert git(repo, "status", "--porcelain") == ""
+    assert_clean_tip(repo)
+
+
+def test_commit_without_the_hook_is_repaired_after(repo: Path) -> None:
+    edit(repo, "v30 = 30", "v30 = 300")
+    p = subprocess.run(["git", "commit", "-qam", "no hook", "--no-verify"], cwd=repo,
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 0
+    assert "the repair is staged: commit it" in p.stderr
+    git(repo, "commit", "-qm", "Update the registry")
+    assert_clean_tip(repo)
+
+
+def test_an_ordinary_commit_leaves_nothing_to_verify(repo: Path) -> None:
+    edit(repo, "v30 = 30", "v30 = 300")
+    p = subprocess.run(["git", "commit", "-qam", "edit"], cwd=repo, capture_output=True,
+                       text=True, check=False)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert not list((repo / ".git" / "regauto").glob("precommit.stamp"))
+    assert git(repo, "status", "--porcelain") == ""
+    assert_commit_consistent(repo)

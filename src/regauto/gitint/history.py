@@ -99,9 +99,33 @@ def post_rewrite(project: Project, command: str) -> None:
         repair_tip(project, base, "the rebase")
 
 
+STAMP = "precommit.stamp"  # the plain post-commit hook script tests it before python starts
+
+
+def stamp(project: Project) -> None:
+    """The commit hook passed: the commit it precedes needs no verification."""
+    try:
+        project.state_dir.mkdir(parents=True, exist_ok=True)
+        (project.state_dir / STAMP).touch()
+    except OSError:
+        pass  # post-commit then verifies: slower, never wrong
+
+
+def _stamped(project: Project) -> bool:
+    try:
+        (project.state_dir / STAMP).unlink()
+    except OSError:
+        return False
+    return True
+
+
 def post_commit(project: Project) -> None:
-    """After any commit: verify what it changed against its first parent (a commit git
-    wrote without the commit hook: cherry-pick, revert, ``--no-verify``)."""
+    """After a commit: verify what it changed against its first parent — unless the commit
+    hook ran for it (its stamp).  What remains is a commit git wrote without the hook:
+    cherry-pick, revert, ``--no-verify``.  A commit aborted after the hook passed leaves a
+    stamp that spares the next commit's verification; ``check`` still sees that one."""
+    if _stamped(project):
+        return
     if project.git_dir is not None and git.in_progress(project.git_dir) == "rebase":
         return  # verified once at the end, by post-rewrite
     if git.rev_exists(project.root, "HEAD^"):

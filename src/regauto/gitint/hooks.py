@@ -49,7 +49,24 @@ def _ensure_driver(project: Project) -> None:
 
 
 def pre_commit(found: git.RepoPaths) -> int:
+    """The commit hook; a passing run leaves a stamp that tells post-commit this commit
+    needs no verification."""
     project = Project.open(found.root, found=found)
+    rc = _pre_commit(project)
+    if rc == 0:
+        from regauto.gitint import history
+
+        history.stamp(project)
+    return rc
+
+
+def pre_merge_commit(found: git.RepoPaths) -> int:
+    """Before git writes a merge commit: the commit hook's work on the merge's index (its
+    changes against the first parent), so the merge commit is clean in itself."""
+    return _pre_commit(Project.open(found.root, found=found))
+
+
+def _pre_commit(project: Project) -> int:
     _ensure_driver(project)
     cfg = project.config
     staged = git.staged_changes(project.root)
@@ -233,12 +250,6 @@ def _skip_reason(project: Project) -> str | None:
     if busy == "rebase":
         return "a rebase is in progress"
     return None
-
-
-def pre_merge_commit(found: git.RepoPaths) -> int:
-    """Before git writes a merge commit: the commit hook's work on the merge's index (its
-    changes against the first parent), so the merge commit is clean in itself."""
-    return pre_commit(found)
 
 
 def post_rewrite(found: git.RepoPaths, command: str) -> int:

@@ -165,7 +165,7 @@ HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 if [ -x "$HERE/@NAME@.legacy" ]; then
     @LEGACY@
 fi
-
+@SKIP@
 # regauto: $REGAUTO (a command line), else regauto on PATH, else the installing python.
 if [ -n "${REGAUTO:-}" ]; then
     set -f
@@ -198,11 +198,26 @@ _NEVER_BLOCK = {
 }
 
 
+# post-commit verifies commits git wrote without the commit hook; after an ordinary commit
+# the commit hook's stamp says there is nothing to verify, without starting python.
+_SKIP_VERIFIED = """
+# The commit hook ran for this commit and left its stamp: nothing to verify.
+STAMP="$(git rev-parse --absolute-git-dir 2>/dev/null)/regauto/@STAMP@"
+if [ -f "$STAMP" ]; then
+    rm -f "$STAMP"
+    exit 0
+fi
+"""
+PRECOMMIT_STAMP = "precommit.stamp"
+
+
 def render_hook(name: str, install_python: str = "") -> str:
     """The script for hook ``name``; ``hooks/<name>`` in the project is this with no python."""
     if name not in HOOK_NAMES:
         raise ValueError(f"unknown hook {name!r}")
-    text = _TEMPLATE
+    text = _TEMPLATE.replace(
+        "@SKIP@", _SKIP_VERIFIED.replace("@STAMP@", PRECOMMIT_STAMP) if name == "post-commit"
+        else "")
     for key, value in (_BLOCKING if name in BLOCKING_HOOKS else _NEVER_BLOCK).items():
         text = text.replace(f"@{key}@", value)
     text = text.replace("@PYTHON@", shlex.quote(install_python) if install_python else "''")
