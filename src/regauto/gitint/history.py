@@ -63,17 +63,18 @@ def stale_paths(project: Project, old: str, new: str) -> list[str]:
                   or (blob is not None and recorded[p] != blob))
 
 
-def repair_tip(project: Project, old: str, what: str) -> None:
-    """Verify HEAD against ``old``; repair and stage the registry where it is stale."""
+def repair_tip(project: Project, old: str, what: str) -> int:
+    """Verify HEAD against ``old``; repair and stage the registry where it is stale.
+    Returns 1 when the user has something to do (commit the repair, or run ``fix``)."""
     stale = stale_paths(project, old, "HEAD")
     if not stale:
-        return
+        return 0
     cfg = project.config
     if git.unstaged_paths(project.root, [cfg.registry]):
         _say(f"{what} left the registry stale for {len(stale)} document(s) ({stale[0]} …) "
              "and the registry has unstaged changes of its own: run `regauto fix`, "
              "review, and commit the registry")
-        return
+        return 1
     from regauto.automation.pipeline import Pipeline
     from regauto.automation.tree import Index
 
@@ -84,19 +85,19 @@ def repair_tip(project: Project, old: str, what: str) -> None:
     _say(f"{what} wrote commits whose registry does not describe {len(stale)} document(s) "
          f"({stale[0]}{' …' if len(stale) > 1 else ''}); the repair is staged: commit it "
          "(git commit -m 'Update the registry')")
+    return 1
 
 
-def post_rewrite(project: Project, command: str) -> None:
+def post_rewrite(project: Project, command: str) -> int:
     """After ``rebase`` (or ``commit --amend``): verify what the rewritten commits changed,
     from their fork point with the old tip (``ORIG_HEAD``) — a superset when upstream moved,
     which costs a little more and misses nothing."""
     if command == "amend":
-        return  # ``commit --amend`` ran the commit hook
+        return 0  # ``commit --amend`` ran the commit hook
     if not git.rev_exists(project.root, "ORIG_HEAD"):
-        return
+        return 0
     base = git.merge_base(project.root, "ORIG_HEAD", "HEAD")
-    if base is not None:
-        repair_tip(project, base, "the rebase")
+    return repair_tip(project, base, "the rebase") if base is not None else 0
 
 
 STAMP = "precommit.stamp"  # the plain post-commit hook script tests it before python starts
@@ -119,14 +120,13 @@ def _stamped(project: Project) -> bool:
     return True
 
 
-def post_commit(project: Project) -> None:
+def post_commit(project: Project) -> int:
     """After a commit: verify what it changed against its first parent — unless the commit
     hook ran for it (its stamp).  What remains is a commit git wrote without the hook:
     cherry-pick, revert, ``--no-verify``.  A commit aborted after the hook passed leaves a
     stamp that spares the next commit's verification; ``check`` still sees that one."""
     if _stamped(project):
-        return
+        return 0
     if project.git_dir is not None and git.in_progress(project.git_dir) == "rebase":
-        return  # verified once at the end, by post-rewrite
-    if git.rev_exists(project.root, "HEAD^"):
-        repair_tip(project, "HEAD^", "git")
+        return 0  # verified once at the end, by post-rewrite
+    return repair_tip(project, "HEAD^", "git") if git.rev_exists(project.root, "HEAD^") else 0

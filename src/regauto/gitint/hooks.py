@@ -256,7 +256,7 @@ def post_rewrite(found: git.RepoPaths, command: str) -> int:
     from regauto.gitint import history
 
     return _never_block(lambda: history.post_rewrite(Project.open(found.root, found=found),
-                                                     command))
+                                                     command))  # 1: a repair was staged
 
 
 def post_commit(found: git.RepoPaths) -> int:
@@ -274,9 +274,12 @@ def post_merge(found: git.RepoPaths, squash: str) -> int:
 
 
 def _never_block(fn: object) -> int:
+    """Run a hook whose failure must not fail git's operation.  A callable may return 1 to
+    be reported as failed where git ignores the status (post-commit, post-rewrite): the
+    pre-commit framework shows a hook's output only then."""
     try:
         assert callable(fn)
-        fn()
+        return 1 if fn() == 1 else 0
     except RegautoError as e:
         _say(f"warning: {str(e).splitlines()[0]}")
     except Exception as e:  # a checkout must never fail because of regauto
