@@ -78,7 +78,7 @@ def repo(request: pytest.FixtureRequest, git_repo: Path, monkeypatch: pytest.Mon
 
 def assert_clean_tip(repo: Path, rev: str = "HEAD") -> None:
     """What CI sees: a fresh clone of ``rev`` passes ``regauto check``."""
-    assert_commit_consistent(repo, rev)
+    assert_commit_consistent(repo, rev, outputs=("INDEX.md",))
     clone = repo.parent / f"clone-{len(list(repo.parent.iterdir()))}"
     git(repo.parent, "clone", "-q", "--no-checkout", str(repo), str(clone))
     git(clone, "checkout", "-q", git(repo, "rev-parse", rev).strip())
@@ -356,3 +356,73 @@ def test_an_ordinary_commit_leaves_nothing_to_verify(repo: Path) -> None:
     assert not list((repo / ".git" / "regauto").glob("precommit.stamp"))
     assert git(repo, "status", "--porcelain") == ""
     assert_commit_consistent(repo)
+
+
+GENERATOR = '\n[[generators]]\nname = "index"\noutput = "INDEX.md"\nbuiltin = "markdown-index"\n'
+
+
+def with_index(repo: Path) -> None:
+    """A generated ``INDEX.md`` (it changes whenever a document is added)."""
+    with (repo / "regauto.toml").open("a") as f:
+        f.write(GENERATOR)
+    git(repo, "add", "-A")
+    commit_all(repo, "index")
+    git(repo, "add", "-A")  # .gitattributes: the output's merge driver line
+    if git(repo, "status", "--porcelain"):
+        commit_all(repo, "attributes")
+    assert "merge: regauto" in git(repo, "check-attr", "merge", "INDEX.md")
+    assert_clean_tip(repo)
+
+
+def add_doc(repo: Path, path: str) -> None:
+    make_tree(repo, {path: f"{path}\n"})
+    git(repo, "add", "-A")
+    commit_all(repo, f"add {path}")
+
+
+@pytest.mark.parametrize("op", ["merge", "rebase", "cherry-pick"])
+def test_generated_output_changed_on_both_sides(repo: Path, op: str) -> None:
+    with_index(repo)
+    git(repo, "checkout", "-qb", "topic")
+    add_doc(repo, "notes/a.txt")
+    git(repo, "checkout", "-q", "main")
+    add_doc(repo, "notes/b.txt")
+    if op == "merge":
+        # git writes the merge's tree before pre-merge-commit: the re-rendered output stops
+        # the merge commit once, staged, and `git commit` finishes the merge.
+        p = subprocess.run(["git", "merge", "--no-edit", "topic"], cwd=repo,
+                           capture_output=True, text=True, check=False)
+        assert p.returncode != 0 and "finish the merge with `git commit" in p.stderr
+        assert (repo / ".git" / "MERGE_HEAD").exists()
+        run_git(repo, "commit", "--no-edit")
+        assert len(git(repo, "log", "-1", "--format=%P").split()) == 2
+    elif op == "rebase":
+        git(repo, "checkout", "-q", "topic")
+        p = subprocess.run(["git", "rebase", "main"], cwd=repo, capture_output=True,
+                           text=True, check=False)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "re-rendered and staged: commit it" in p.stderr
+        git(repo, "commit", "-qm", "Update generated outputs")
+    else:
+        p = subprocess.run(["git", "cherry-pick", "topic"], cwd=repo, capture_output=True,
+                           text=True, check=False)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "re-rendered and staged: commit it" in p.stderr
+        git(repo, "commit", "-qm", "Update generated outputs")
+    index = (repo / "INDEX.md").read_text()
+    assert "notes/a.txt" in index and "notes/b.txt" in index
+    assert git(repo, "status", "--porcelain") == ""
+    assert_clean_tip(repo)
+
+
+def test_commit_of_a_hand_edited_output_is_refused(repo: Path) -> None:
+    with_index(repo)
+    index = repo / "INDEX.md"
+    index.write_text(index.read_text() + "my note\n")
+    git(repo, "add", "INDEX.md")
+    p = subprocess.run(["git", "commit", "-qm", "edit the index"], cwd=repo,
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 1
+    assert "INDEX.md is a generated output" in p.stderr
+    assert index.read_text().endswith("my note\n")  # the edit is left in place
+    assert "INDEX.md" in git(repo, "diff", "--cached", "--name-only")

@@ -67,9 +67,13 @@ def repair_tip(project: Project, old: str, what: str) -> int:
     """Verify HEAD against ``old``; repair and stage the registry where it is stale.
     Returns 1 when the user has something to do (commit the repair, or run ``fix``)."""
     stale = stale_paths(project, old, "HEAD")
-    if not stale:
-        return 0
     cfg = project.config
+    if not stale:
+        outputs = refresh_outputs(project)
+        if outputs:
+            _say(f"{what} left {outputs[0]}{' …' if len(outputs) > 1 else ''} stale; "
+                 "re-rendered and staged: commit it (git commit -m 'Update generated outputs')")
+        return 1 if outputs else 0
     if git.unstaged_paths(project.root, [cfg.registry]):
         _say(f"{what} left the registry stale for {len(stale)} document(s) ({stale[0]} …) "
              "and the registry has unstaged changes of its own: run `regauto fix`, "
@@ -82,10 +86,29 @@ def repair_tip(project: Project, old: str, what: str) -> int:
                       reason=what).run(stale)
     written = list(result.write.shards_written) if result.write else []
     git.stage_managed(project.root, sorted({f"{cfg.registry}/{n}" for n in written}))
+    refresh_outputs(project)
     _say(f"{what} wrote commits whose registry does not describe {len(stale)} document(s) "
          f"({stale[0]}{' …' if len(stale) > 1 else ''}); the repair is staged: commit it "
          "(git commit -m 'Update the registry')")
     return 1
+
+
+def refresh_outputs(project: Project) -> list[str]:
+    """Re-render the stale generated outputs and stage them; returns their paths.  After a
+    merge, rebase or cherry-pick their text is ours' (the merge driver keeps it), rendered
+    from a registry the merge has moved past."""
+    if not project.config.outputs:
+        return []
+    from regauto.generators.generator_orchestrator import GeneratorOrchestrator
+
+    orch = GeneratorOrchestrator(project)
+    stale = [d for d in orch.check() if d.kind == "stale_output"]
+    if stale:
+        orch.generate(names=[d.name for d in stale])
+    # Also an output the registry write just re-rendered (the writer's post-write hook).
+    paths = git.unstaged_paths(project.root, project.config.outputs)
+    git.stage_managed(project.root, paths)
+    return paths
 
 
 def post_rewrite(project: Project, command: str) -> int:

@@ -129,20 +129,32 @@ def _runnable(runner: list[str]) -> bool:
     return os.path.isfile(python) and os.access(python, os.X_OK)
 
 
-def ensure_merge_driver(root: Path, registry: str = ".regauto/registry") -> bool:
-    """``.gitattributes`` line + git config for the registry merge driver; True if changed."""
+def output_attributes_line(output: str) -> str:
+    return re.sub(r"\s", "[[:space:]]", output) + " merge=regauto"
+
+
+def ensure_merge_driver(root: Path, registry: str = ".regauto/registry",
+                        outputs: tuple[str, ...] | list[str] = ()) -> bool:
+    """``.gitattributes`` lines + git config for the merge driver of the registry's shards
+    and of each generated output; True if changed."""
     changed = False
     attrs = root / ".gitattributes"
-    line = attributes_line(registry)
     try:
         text = attrs.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
-    if not _has_attribute(text, line):
-        sep = "\n" if text and not text.endswith("\n") else ""
-        comment = "# regauto: merge registry shards record by record (regauto merge-driver)\n"
-        attrs.write_text(text + sep + comment + line + "\n", encoding="utf-8")
-        changed = True
+    wanted = [
+        ("# regauto: merge registry shards record by record (regauto merge-driver)\n",
+         attributes_line(registry)),
+        *(("# regauto: a generated output is re-rendered after a merge, never conflicted\n",
+           output_attributes_line(o)) for o in outputs),
+    ]
+    for comment, line in wanted:
+        if not _has_attribute(text, line):
+            sep = "\n" if text and not text.endswith("\n") else ""
+            text = text + sep + comment + line + "\n"
+            attrs.write_text(text, encoding="utf-8")
+            changed = True
     value = _configured_driver(root)
     runner = _runner(value) if value else None
     if not value or (runner is not None and not _runnable(runner)):

@@ -210,8 +210,23 @@ def _write_atomic(path: Path, text: str) -> None:
             tmp.unlink()
 
 
+def _is_output(path: str) -> bool:
+    from regauto import config
+    from regauto.git import discover
+
+    found = discover(Path.cwd())
+    try:
+        return found is not None and path in config.load(found.root).outputs
+    except RegautoError:
+        return False
+
+
 def run(base: Path, ours: Path, theirs: Path, path: str) -> int:
     """The driver: merge into ``ours`` (git's ``%A``); 0 merged, 1 conflict (raised)."""
+    if _is_output(path):
+        # A generated output changed on both sides: keep ours; the merge's pre-merge-commit
+        # hook (or the verification after a rebase) re-renders it from the merged registry.
+        return 0
     base_text, ours_text, theirs_text = (
         _read(p, f"{path} ({label})")
         for p, label in ((base, "base"), (ours, "ours"), (theirs, "theirs"))
