@@ -41,11 +41,13 @@ def committed_tree(repo: Path, rev: str = "HEAD") -> dict[str, str]:
     return tree
 
 
-def assert_commit_consistent(repo: Path, rev: str = "HEAD") -> dict[str, dict[str, object]]:
+def assert_commit_consistent(repo: Path, rev: str = "HEAD",
+                             outputs: tuple[str, ...] = ()) -> dict[str, dict[str, object]]:
     """Every committed document has one record describing its committed blob, and no
-    record names a path that is not committed; doc_ids are unique."""
+    record names a path that is not committed; doc_ids are unique.  ``outputs`` (generated
+    outputs) are no documents."""
     recs = committed_records(repo, rev)
-    tree = committed_tree(repo, rev)
+    tree = {p: b for p, b in committed_tree(repo, rev).items() if p not in outputs}
     assert set(recs) == set(tree), (
         f"registry/tree mismatch in {rev}: only in registry {set(recs) - set(tree)}, "
         f"only in tree {set(tree) - set(recs)}"

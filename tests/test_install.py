@@ -214,9 +214,9 @@ def commit(
     )
 
 
-def test_installs_three_marked_executable_hooks(git_repo: Path) -> None:
+def test_installs_every_marked_executable_hook(git_repo: Path) -> None:
     msgs = install.install_git_hooks(git_repo, git_repo / ".git")
-    assert len(msgs) == 3
+    assert len(msgs) == len(install.HOOK_NAMES) == 6
     for name in install.HOOK_NAMES:
         hook = hooks_of(git_repo) / name
         assert os.access(hook, os.X_OK) and install.is_ours(hook)
@@ -237,11 +237,12 @@ def test_foreign_hook_is_kept_and_chained(git_repo: Path, fake_regauto: Path) ->
     assert p.returncode == 0, p.stderr
     out = p.stdout + p.stderr
     assert out.index("foreign-pre-commit.legacy-ran") < out.index("fake-regauto-ran")
-    assert fake_regauto.read_text() == "hook pre-commit\n"
+    # After the commit, post-commit verifies it.
+    assert fake_regauto.read_text() == "hook pre-commit\nhook post-commit\n"
 
     p = commit(git_repo, "b.txt", {"FOREIGN_RC": "1"})  # the chained hook fails the commit
     assert p.returncode == 1
-    assert fake_regauto.read_text() == "hook pre-commit\n"
+    assert fake_regauto.read_text() == "hook pre-commit\nhook post-commit\n"
 
     p = commit(git_repo, "c.txt", {"FAKE_RC": "1"})  # and so does regauto's
     assert p.returncode == 1
@@ -315,7 +316,7 @@ def test_core_hooks_path_elsewhere_is_refused(git_repo: Path) -> None:
 
 def test_core_hooks_path_at_the_default_is_fine(git_repo: Path) -> None:
     git(git_repo, "config", "core.hooksPath", ".git/hooks")
-    assert len(install.install_git_hooks(git_repo, git_repo / ".git")) == 3
+    assert len(install.install_git_hooks(git_repo, git_repo / ".git")) == len(install.HOOK_NAMES)
 
 
 def test_linked_worktree_installs_into_the_shared_hooks(git_repo: Path, tmp_path: Path) -> None:
@@ -331,7 +332,8 @@ def test_hooks_without_regauto_warn(tmp_path: Path) -> None:
     # blocks and the post-* hooks let git go on.
     env = {k: v for k, v in os.environ.items() if k != "REGAUTO"}
     env["PATH"] = "/usr/bin:/bin"
-    for name, rc in (("pre-commit", 1), ("post-checkout", 0), ("post-merge", 0)):
+    for name, rc in (("pre-commit", 1), ("pre-merge-commit", 1), ("post-checkout", 0),
+                     ("post-merge", 0), ("post-commit", 0), ("post-rewrite", 0)):
         p = subprocess.run(
             ["sh", str(REPO_ROOT / "hooks" / name), "a", "b", "1"],
             cwd=tmp_path,
@@ -490,7 +492,8 @@ def regauto_repos(repo: Path) -> list[dict[str, object]]:
 
 def test_pre_commit_config_created_and_idempotent(git_repo: Path) -> None:
     msg = install.install_pre_commit_config(git_repo)
-    assert "pre-commit install --hook-type pre-commit --hook-type post-checkout" in msg
+    assert install.PRE_COMMIT_INSTALL in msg
+    assert "--hook-type pre-merge-commit" in msg and "--hook-type post-rewrite" in msg
     validate_config(git_repo)
     (entry_,) = regauto_repos(git_repo)
     assert entry_["rev"] == "v0.1.0"
@@ -570,7 +573,9 @@ def test_pre_commit_config_without_repos_key(git_repo: Path) -> None:
 
 def test_pre_commit_hooks_manifest() -> None:
     hooks = {h["id"]: h for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
-    assert set(hooks) == {"regauto", "regauto-post-checkout", "regauto-post-merge", "regauto-check"}
+    assert set(hooks) == {"regauto", "regauto-pre-merge-commit", "regauto-post-checkout",
+                          "regauto-post-merge", "regauto-post-commit", "regauto-post-rewrite",
+                          "regauto-check"}
     for h in hooks.values():
         assert h["language"] == "python"
         assert h["pass_filenames"] is False and h["always_run"] is True
@@ -581,6 +586,9 @@ def test_pre_commit_hooks_manifest() -> None:
     assert hooks["regauto-post-checkout"]["entry"] == "regauto hook post-checkout"
     assert hooks["regauto-post-merge"]["stages"] == ["post-merge"]
     assert hooks["regauto-post-merge"]["entry"] == "regauto hook post-merge"
+    for stage in ("pre-merge-commit", "post-commit", "post-rewrite"):
+        assert hooks[f"regauto-{stage}"]["stages"] == [stage]
+        assert hooks[f"regauto-{stage}"]["entry"] == f"regauto hook {stage}"
     assert hooks["regauto-check"]["stages"] == ["manual"]
     assert hooks["regauto-check"]["entry"] == "regauto check"
     assert list(install.PRE_COMMIT_IDS) == [i for i in hooks if i != "regauto-check"]

@@ -307,6 +307,12 @@ def rev_exists(root: Path, rev: str) -> bool:
     return rc == 0
 
 
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of ``a`` and ``b``; None when they share no history."""
+    rc, out, _ = proc.run(("git", "merge-base", a, b), cwd=root, check=False)
+    return out.decode().strip() or None if rc == 0 else None
+
+
 def first_parent_commits(root: Path, paths: list[str], limit: int) -> list[str]:
     """The newest ``limit`` commits on HEAD's first-parent line that changed ``paths``
     (against their first parent), newest first.  A merge is compared with the branch it
@@ -339,3 +345,20 @@ def files_at(root: Path, wanted: list[tuple[str, str]]) -> list[bytes | None]:
         result.append(out[nl + 1 : nl + 1 + size] if header[1] == b"blob" else None)
         pos = nl + 1 + size + 1
     return result
+
+
+def merge_file(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
+    """Three-way merge of one file's contents as git merges a file (``git merge-file``, the
+    same xdiff merge ``git merge`` uses); None when the sides conflict or git cannot merge
+    them (binary content).  Runs nothing that takes the index lock: a merge driver may call
+    it while git holds that lock."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="regauto-merge-") as tmp:
+        names = []
+        for label, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            p = Path(tmp) / label
+            p.write_bytes(data)
+            names.append(str(p))
+        rc, out, _ = proc.run(("git", "merge-file", "-p", "-q", *names), check=False)
+    return out if rc == 0 else None

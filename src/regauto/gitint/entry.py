@@ -9,11 +9,15 @@ Usage (what git, the scripts in ``hooks/`` and ``.pre-commit-hooks.yaml`` call):
     regauto hook pre-commit
     regauto hook post-checkout [PREV NEW FLAG]
     regauto hook post-merge [SQUASH]
+    regauto hook pre-merge-commit
+    regauto hook post-commit
+    regauto hook post-rewrite [COMMAND]
     regauto merge-driver BASE OURS THEIRS PATH
 
 git passes the post-checkout and post-merge arguments; the pre-commit framework passes none
 and exports them instead as ``PRE_COMMIT_FROM_REF``, ``PRE_COMMIT_TO_REF``,
-``PRE_COMMIT_CHECKOUT_TYPE`` and ``PRE_COMMIT_IS_SQUASH_MERGE`` (pre-commit's
+``PRE_COMMIT_CHECKOUT_TYPE``, ``PRE_COMMIT_IS_SQUASH_MERGE`` and
+``PRE_COMMIT_REWRITE_COMMAND`` (pre-commit's
 ``commands/run.py``).  FLAG and SQUASH must be ``"0"`` or ``"1"`` and reach the hooks as
 given.
 ``--root`` is honoured; ``-q``/``-v`` are accepted and ignored; ``--config`` is refused (the
@@ -38,6 +42,7 @@ ENV_FALLBACK = {
     "new": "PRE_COMMIT_TO_REF",
     "flag": "PRE_COMMIT_CHECKOUT_TYPE",
     "squash": "PRE_COMMIT_IS_SQUASH_MERGE",
+    "rewrite": "PRE_COMMIT_REWRITE_COMMAND",
 }
 
 
@@ -58,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("flag", nargs="?", help="1: branch checkout, 0: file checkout")
     me = kinds.add_parser("post-merge", help="process paths changed by a merge")
     me.add_argument("squash", nargs="?", help="1 for a squash merge")
+    kinds.add_parser("pre-merge-commit", help="bring a merge's registry up to date")
+    kinds.add_parser("post-commit", help="verify the commit's registry")
+    rw = kinds.add_parser("post-rewrite", help="verify the registry after a rebase")
+    rw.add_argument("rewrite", nargs="?", metavar="COMMAND", help="amend or rebase")
 
     md = sub.add_parser("merge-driver", help="the registry shard merge driver (%%O %%A %%B %%P)")
     for name in ("base", "ours", "theirs", "path"):
@@ -103,6 +112,12 @@ def _hook(ns: argparse.Namespace) -> int:
     if ns.hook == "post-merge":
         squash = _flag(ns, "squash")
         return int(hooks.post_merge(_root(ns), squash))
+    if ns.hook == "pre-merge-commit":
+        return int(hooks.pre_merge_commit(_root(ns)))
+    if ns.hook == "post-commit":
+        return int(hooks.post_commit(_root(ns)))
+    if ns.hook == "post-rewrite":
+        return int(hooks.post_rewrite(_root(ns), _arg(ns, "rewrite")))
     return int(hooks.pre_commit(_root(ns)))
 
 

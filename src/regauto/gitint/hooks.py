@@ -45,16 +45,62 @@ def _ensure_driver(project: Project) -> None:
     try:
         from regauto.gitint import install
 
-        install.ensure_merge_driver(project.root, project.config.registry)
+        install.ensure_merge_driver(project.root, project.config.registry,
+                                    project.config.outputs)
     except (ImportError, RegautoError) as e:  # never let this block a commit
         _say(f"warning: could not configure the registry merge driver: {e}")
 
 
 def pre_commit(found: git.RepoPaths) -> int:
+    """The commit hook; a passing run leaves a stamp that tells post-commit this commit
+    needs no verification."""
     project = Project.open(found.root, found=found)
+    rc = _pre_commit(project)
+    if rc == 0:
+        from regauto.gitint import history
+
+        history.stamp(project)
+    return rc
+
+
+def pre_merge_commit(found: git.RepoPaths) -> int:
+    """Before git writes a merge commit: the commit hook's work on the merge's index (its
+    changes against the first parent), and the generated outputs re-rendered from the
+    merged registry (the merge driver keeps ours' output).
+
+    git has written the merge's tree before it runs this hook, so a change staged here is
+    not in the merge commit: when there is one, the hook stops the commit (the merge stays
+    in progress, everything staged) and ``git commit`` finishes it through the commit hook.
+    A merge that needs nothing — the shard merge driver has already merged every record —
+    is committed as git made it."""
+    project = Project.open(found.root, found=found)
+    managed = _managed_paths(project)
+    before = git.index_lines(project.root, managed)
+    rc = _pre_commit(project)
+    if rc != 0:
+        return rc
+    from regauto.gitint import history
+
+    for path in history.refresh_outputs(project):
+        _say(f"re-rendered {path} from the merged registry")
+    if git.index_lines(project.root, managed) != before:
+        _say("the merge's registry or generated outputs needed an update (staged): finish "
+             "the merge with `git commit --no-edit`")
+        return 1
+    return 0
+
+
+def _pre_commit(project: Project) -> int:
     _ensure_driver(project)
     cfg = project.config
     staged = git.staged_changes(project.root)
+    edited = _edited_outputs(project, staged)
+    if edited:
+        _say(f"{edited[0]} is a generated output and its staged content was edited by hand: "
+             "the next render would overwrite it. Change its inputs (the documents, the "
+             f"generator) instead, then `git restore --staged {_quote(edited[0])}` or "
+             "`regauto generate`, and commit again (your edit is left in place)")
+        return 1
     paths, renames = _document_changes(project, staged)
     if not paths:
         return 0  # a commit touching no document
@@ -117,6 +163,25 @@ def pre_commit(found: git.RepoPaths) -> int:
          f"(e.g. git add -A -- {' '.join(_quote(p) for p in _action_paths(touched_user))}) "
          "and commit again")
     return 1
+
+
+def _edited_outputs(project: Project, staged: list[git.Change]) -> list[str]:
+    """Staged generated outputs whose staged content is not what regauto rendered (no
+    marker, or a body that no longer matches its checksum)."""
+    outs = set(project.config.outputs)
+    mine = [c for c in staged if c.path in outs and c.blob is not None]
+    if not mine:
+        return []
+    from regauto.generators import marker
+
+    blobs = git.cat_blobs(project.root, [c.blob for c in mine if c.blob])
+    edited = []
+    for c in mine:
+        assert c.blob is not None
+        parsed = marker.parse(c.path, blobs[c.blob].decode("utf-8", "replace"))
+        if parsed is None or parsed.edited:
+            edited.append(c.path)
+    return sorted(edited)
 
 
 def _action_paths(actions: list[Action]) -> list[str]:
@@ -237,6 +302,19 @@ def _skip_reason(project: Project) -> str | None:
     return None
 
 
+def post_rewrite(found: git.RepoPaths, command: str) -> int:
+    from regauto.gitint import history
+
+    return _never_block(lambda: history.post_rewrite(Project.open(found.root, found=found),
+                                                     command))  # 1: a repair was staged
+
+
+def post_commit(found: git.RepoPaths) -> int:
+    from regauto.gitint import history
+
+    return _never_block(lambda: history.post_commit(Project.open(found.root, found=found)))
+
+
 def post_checkout(found: git.RepoPaths, prev: str, new: str, flag: str) -> int:
     return _never_block(lambda: _post_checkout(found, prev, new, flag), "post-checkout")
 
@@ -245,13 +323,19 @@ def post_merge(found: git.RepoPaths, squash: str) -> int:
     return _never_block(lambda: _post_merge(found, squash), "post-merge")
 
 
-def _never_block(fn: object, where: str) -> int:
+def _never_block(fn: object, where: str | None = None) -> int:
+    """Run a hook whose failure must not fail git's operation; ``where`` (post-checkout,
+    post-merge) also forbids repository code.  A callable may return 1 to be reported as
+    failed where git ignores the status (post-commit, post-rewrite): the pre-commit
+    framework shows a hook's output only then."""
+    from contextlib import nullcontext
+
     from regauto.generators.trust import no_repository_code
 
     try:
         assert callable(fn)
-        with no_repository_code(where):
-            fn()
+        with no_repository_code(where) if where else nullcontext():
+            return 1 if fn() == 1 else 0
     except RegautoError as e:
         _say(f"warning: {str(e).splitlines()[0]}")
     except Exception as e:  # a checkout must never fail because of regauto

@@ -31,13 +31,16 @@ from regauto.errors import UsageError
 
 DRIVER_ARGS = ("merge-driver", "%O", "%A", "%B", "%P")
 DRIVER_NAME = "regauto registry merge driver (record by record)"
-HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge")
+# pre-merge-commit (git >= 2.24) and the rewrite hooks keep every commit's registry true
+# where git writes commits without the pre-commit hook (``history.py``).
+HOOK_NAMES = ("pre-commit", "pre-merge-commit", "post-checkout", "post-merge", "post-commit",
+              "post-rewrite")
+BLOCKING_HOOKS = ("pre-commit", "pre-merge-commit")
 MARKER = "regauto-managed-hook"
 REPO_URL = "https://github.com/regauto/regauto"
-PRE_COMMIT_IDS = ("regauto", "regauto-post-checkout", "regauto-post-merge")
-PRE_COMMIT_INSTALL = (
-    "pre-commit install --hook-type pre-commit --hook-type post-checkout --hook-type post-merge"
-)
+PRE_COMMIT_IDS = ("regauto", "regauto-pre-merge-commit", "regauto-post-checkout",
+                  "regauto-post-merge", "regauto-post-commit", "regauto-post-rewrite")
+PRE_COMMIT_INSTALL = "pre-commit install " + " ".join(f"--hook-type {n}" for n in HOOK_NAMES)
 
 # -- merge driver --------------------------------------------------------------------------
 
@@ -126,20 +129,32 @@ def _runnable(runner: list[str]) -> bool:
     return os.path.isfile(python) and os.access(python, os.X_OK)
 
 
-def ensure_merge_driver(root: Path, registry: str = ".regauto/registry") -> bool:
-    """``.gitattributes`` line + git config for the registry merge driver; True if changed."""
+def output_attributes_line(output: str) -> str:
+    return re.sub(r"\s", "[[:space:]]", output) + " merge=regauto"
+
+
+def ensure_merge_driver(root: Path, registry: str = ".regauto/registry",
+                        outputs: tuple[str, ...] | list[str] = ()) -> bool:
+    """``.gitattributes`` lines + git config for the merge driver of the registry's shards
+    and of each generated output; True if changed."""
     changed = False
     attrs = root / ".gitattributes"
-    line = attributes_line(registry)
     try:
         text = attrs.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
-    if not _has_attribute(text, line):
-        sep = "\n" if text and not text.endswith("\n") else ""
-        comment = "# regauto: merge registry shards record by record (regauto merge-driver)\n"
-        attrs.write_text(text + sep + comment + line + "\n", encoding="utf-8")
-        changed = True
+    wanted = [
+        ("# regauto: merge registry shards record by record (regauto merge-driver)\n",
+         attributes_line(registry)),
+        *(("# regauto: a generated output is re-rendered after a merge, never conflicted\n",
+           output_attributes_line(o)) for o in outputs),
+    ]
+    for comment, line in wanted:
+        if not _has_attribute(text, line):
+            sep = "\n" if text and not text.endswith("\n") else ""
+            text = text + sep + comment + line + "\n"
+            attrs.write_text(text, encoding="utf-8")
+            changed = True
     value = _configured_driver(root)
     runner = _runner(value) if value else None
     if not value or (runner is not None and not _runnable(runner)):
@@ -162,7 +177,7 @@ HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 if [ -x "$HERE/@NAME@.legacy" ]; then
     @LEGACY@
 fi
-
+@SKIP@
 # regauto: $REGAUTO (a command line), else regauto on PATH, else the installing python.
 if [ -n "${REGAUTO:-}" ]; then
     set -f
@@ -195,12 +210,27 @@ _NEVER_BLOCK = {
 }
 
 
+# post-commit verifies commits git wrote without the commit hook; after an ordinary commit
+# the commit hook's stamp says there is nothing to verify, without starting python.
+_SKIP_VERIFIED = """
+# The commit hook ran for this commit and left its stamp: nothing to verify.
+STAMP="$(git rev-parse --absolute-git-dir 2>/dev/null)/regauto/@STAMP@"
+if [ -f "$STAMP" ]; then
+    rm -f "$STAMP"
+    exit 0
+fi
+"""
+PRECOMMIT_STAMP = "precommit.stamp"
+
+
 def render_hook(name: str, install_python: str = "") -> str:
     """The script for hook ``name``; ``hooks/<name>`` in the project is this with no python."""
     if name not in HOOK_NAMES:
         raise ValueError(f"unknown hook {name!r}")
-    text = _TEMPLATE
-    for key, value in (_BLOCKING if name == "pre-commit" else _NEVER_BLOCK).items():
+    text = _TEMPLATE.replace(
+        "@SKIP@", _SKIP_VERIFIED.replace("@STAMP@", PRECOMMIT_STAMP) if name == "post-commit"
+        else "")
+    for key, value in (_BLOCKING if name in BLOCKING_HOOKS else _NEVER_BLOCK).items():
         text = text.replace(f"@{key}@", value)
     text = text.replace("@PYTHON@", shlex.quote(install_python) if install_python else "''")
     return text.replace("@NAME@", name)
@@ -307,7 +337,7 @@ def _entry(indent: int, gap: int, nl: str) -> str:
 def new_pre_commit_config() -> str:
     return (
         "# See https://pre-commit.com; regauto keeps the registry true on commit, checkout, "
-        "merge.\ndefault_install_hook_types: [pre-commit, post-checkout, post-merge]\n"
+        f"merge.\ndefault_install_hook_types: [{', '.join(HOOK_NAMES)}]\n"
         "repos:\n" + _entry(0, 3, "\n")
     )
 

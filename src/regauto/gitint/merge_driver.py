@@ -3,8 +3,8 @@
 git calls it for each registry shard both sides changed, with the three versions in temp
 files (base, ours, theirs) and the shard's path.  It merges record by record, keyed by
 doc_id, writes the canonical shard to ``%A`` and exits 0 — or 1 when a record was changed in
-incompatible ways.  git holds the index lock meanwhile: the driver runs no git command and
-touches nothing but ``%A``.
+incompatible ways.  git holds the index lock meanwhile: the driver writes nothing but
+``%A`` and runs only git commands that read objects (``cat-file``, ``merge-file``).
 
 How one doc_id merges (``path`` and the rest of the record are merged separately):
 
@@ -12,11 +12,13 @@ How one doc_id merges (``path`` and the rest of the record are merged separately
 - added on both sides at different paths: both records are kept (a duplicate id, which
   ``regauto check`` reports and ``regauto fix`` repairs);
 - the rest of the record (blob, size, kind, tags, role, descriptor, id_mode) changed
-  differently on both sides: ours.  Those fields are derived from the file, and after the
-  merge neither side's values are right — the merged file is a third content.  The record is
-  stale, not contradictory: the post-merge hook, ``check`` and ``fix`` see its blob differ
-  from the file and re-derive it.  Failing the merge here would stop every merge of two
-  branches that edited the same document;
+  differently on both sides: ours, except the content fields (blob, size, descriptor),
+  which describe the document as git merges it: ``doc_merge`` merges the document's three
+  recorded blobs as git does and records the result.  Where that fails (a conflict in the
+  document itself, a blob git does not have) the record keeps ours and is stale, not
+  contradictory: the hooks, ``check`` and ``fix`` see its blob differ from the file and
+  re-derive it.  Failing the merge here would stop every merge of two branches that
+  edited the same document;
 - deleted on one side and changed on the other, or moved to two different paths: a conflict.
 
 Records that cannot be keyed by a single doc_id (no doc_id, or a doc_id held by several
@@ -34,12 +36,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from regauto.errors import EXIT_DRIFT, BadInputError, RegautoError
 from regauto.registry import records
+
+# (base, ours, theirs) records changed on both sides -> their merged content fields, or None.
+Remerge = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], "dict[str, Any] | None"]
 
 
 class MergeConflict(RegautoError):
@@ -116,7 +122,8 @@ def _pick(base: Any, ours: Any, theirs: Any) -> tuple[Any, bool]:
 
 
 def _merge_one(
-    doc_id: str, base: Line | None, ours: Line | None, theirs: Line | None
+    doc_id: str, base: Line | None, ours: Line | None, theirs: Line | None,
+    remerge: Remerge | None = None,
 ) -> tuple[list[Line], str | None]:
     """Merge one doc_id's record; returns the lines to keep and a conflict reason or None."""
     if ours is None or theirs is None:
@@ -134,7 +141,11 @@ def _merge_one(
         return [ours, theirs], None  # both added it at different paths: a duplicate id
     b = base.rec if base is not None else {}
     path, moved_apart = _pick(b.get("path"), ours.rec.get("path"), theirs.rec.get("path"))
-    rest, _ = _pick(_rest(b), _rest(ours.rec), _rest(theirs.rec))
+    rest, both = _pick(_rest(b), _rest(ours.rec), _rest(theirs.rec))
+    if both and base is not None and remerge is not None:
+        content = remerge(base.rec, ours.rec, theirs.rec)
+        if content is not None:
+            rest = {**rest, **content}
     if moved_apart:
         return [ours], (
             f"record {doc_id} moved to {ours.rec.get('path')!r} by ours and to "
@@ -148,8 +159,11 @@ def _merge_one(
     return [Line(rec, json.dumps(rec, ensure_ascii=False, separators=(", ", ": ")))], None
 
 
-def merge(base: str, ours: str, theirs: str, path: str) -> tuple[str, list[str]]:
-    """Merge three shard texts; returns (canonical merged text, conflict reasons)."""
+def merge(base: str, ours: str, theirs: str, path: str,
+          remerge: Remerge | None = None) -> tuple[str, list[str]]:
+    """Merge three shard texts; returns (canonical merged text, conflict reasons).
+    ``remerge`` re-derives a record both sides changed (``doc_merge``); without it such a
+    record keeps ours."""
     groups = [
         _by_id(parse(text, f"{path} ({label})"))
         for text, label in ((base, "base"), (ours, "ours"), (theirs, "theirs"))
@@ -162,7 +176,8 @@ def merge(base: str, ours: str, theirs: str, path: str) -> tuple[str, list[str]]
         if key is None or max(len(b), len(o), len(t)) > 1:
             result += _set_merge(b, o, t)
             continue
-        kept, reason = _merge_one(key, *(x[0] if x else None for x in (b, o, t)))
+        first = [x[0] if x else None for x in (b, o, t)]
+        kept, reason = _merge_one(key, first[0], first[1], first[2], remerge)
         result += kept
         if reason:
             conflicts.append(reason)
@@ -195,13 +210,31 @@ def _write_atomic(path: Path, text: str) -> None:
             tmp.unlink()
 
 
+def _is_output(path: str) -> bool:
+    from regauto import config
+    from regauto.git import discover
+
+    found = discover(Path.cwd())
+    try:
+        return found is not None and path in config.load(found.root).outputs
+    except RegautoError:
+        return False
+
+
 def run(base: Path, ours: Path, theirs: Path, path: str) -> int:
     """The driver: merge into ``ours`` (git's ``%A``); 0 merged, 1 conflict (raised)."""
+    if _is_output(path):
+        # A generated output changed on both sides: keep ours; the merge's pre-merge-commit
+        # hook (or the verification after a rebase) re-renders it from the merged registry.
+        return 0
     base_text, ours_text, theirs_text = (
         _read(p, f"{path} ({label})")
         for p, label in ((base, "base"), (ours, "ours"), (theirs, "theirs"))
     )
-    merged, conflicts = merge(base_text, ours_text, theirs_text, path)
+    from regauto.gitint import doc_merge
+
+    merged, conflicts = merge(base_text, ours_text, theirs_text, path,
+                              doc_merge.for_repository(Path.cwd()))
     if merged != ours_text:
         _write_atomic(ours, merged)
     if conflicts:
