@@ -29,17 +29,8 @@ def init(project: Project, hooks: str = "none") -> list[str]:
         reg.mkdir(parents=True, exist_ok=True)
         (reg / META_NAME).write_text(META_TEXT, encoding="utf-8")
         done.append(f"created the empty registry in {reg.relative_to(root)}/")
-    if project.is_git:
-        from regauto.gitint import install
-
-        if install.ensure_merge_driver(root, project.config.registry):
-            done.append("configured the registry merge driver (.gitattributes + git config)")
-        assert project.git_dir is not None
-        if hooks == "git":
-            done.extend(install.install_git_hooks(root, project.git_dir))
-        elif hooks == "pre-commit":
-            done.append(install.install_pre_commit_config(root))
-    elif hooks != "none":
+    # The git side (merge driver, hooks) is gitint.init_git's, which `regauto init` runs next.
+    if not project.is_git and hooks != "none":
         raise UsageError(f"{root}: not a git repository; --hooks {hooks} needs git")
     if not project.is_git:
         gi = root / ".regauto" / ".gitignore"
