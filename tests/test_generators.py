@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import git, run_regauto
+from regauto import generators
 from regauto.errors import UsageError
 from regauto.generators import marker
 from regauto.generators.generator_orchestrator import (
@@ -72,9 +73,8 @@ def rec(n: int, path: str, **fields: Any) -> dict[str, Any]:
 def apply(repo: Path, changes: dict[str, Any], *, hooks: bool = True) -> WriteResult:
     """Apply a simple-mode patch through the real writer.  ``hooks=False`` stands for a
     registry changed where no generator ran (a pull, a server-side merge, another tool)."""
-    writer = open_writer(Project.open(repo))
-    if not hooks:
-        writer.post_write_hooks.clear()
+    project = Project.open(repo)
+    writer = open_writer(project, generators.post_write(project) if hooks else ())
     return writer.apply(PromotionPatch(writer.current_hash(), "test", "test", changes=changes))
 
 
@@ -319,7 +319,7 @@ def test_names_select_generators_and_unknown_name_is_exit_2(git_repo: Path) -> N
 def test_post_write_hook_regenerates_after_a_writer_apply(git_repo: Path) -> None:
     setup(git_repo)
     orch(git_repo).generate()
-    apply(git_repo, {doc_id(4): rec(4, "src/z.py")})  # open_writer attaches the hook
+    apply(git_repo, {doc_id(4): rec(4, "src/z.py")})  # the writer runs the hook it is given
     assert "src/z.py" in read(git_repo, "docs/INDEX.md")
     assert orch(git_repo).check() == []
     # Through the CLI as well: `regauto patch -` writes the registry, the hook the outputs.

@@ -18,8 +18,9 @@ import yaml
 import regauto.gitint
 from conftest import REPO_ROOT, git, make_tree, run_regauto
 from regauto import proc
+from regauto.cli import git_entry
 from regauto.errors import UsageError
-from regauto.gitint import entry, install
+from regauto.gitint import install
 
 # -- merge driver ------------------------------------------------------------------------------
 
@@ -384,13 +385,13 @@ def test_hook_scripts_pass_shellcheck() -> None:
 def fake_hooks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
     calls: list[tuple[object, ...]] = []
     fake = types.ModuleType("regauto.gitint.hooks")
-    # The hooks get the repository entry.py found (root and git dir): record the root.
+    # The hooks get the repository git_entry found (root and git dir): record the root.
     fake.pre_commit = lambda found: calls.append(("pre-commit", found.root)) or 0  # type: ignore[attr-defined]
     fake.post_checkout = lambda found, *a: calls.append(("post-checkout", found.root, *a)) or 0  # type: ignore[attr-defined]
     fake.post_merge = lambda found, *a: calls.append(("post-merge", found.root, *a)) or 0  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "regauto.gitint.hooks", fake)
     monkeypatch.setattr(regauto.gitint, "hooks", fake, raising=False)
-    for var in entry.ENV_FALLBACK.values():
+    for var in git_entry.ENV_FALLBACK.values():
         monkeypatch.delenv(var, raising=False)
     return calls
 
@@ -400,9 +401,9 @@ def test_entry_passes_git_arguments(
 ) -> None:
     monkeypatch.chdir(git_repo)
     root = Path(git(git_repo, "rev-parse", "--show-toplevel").strip())
-    assert entry.main(["hook", "pre-commit"]) == 0
-    assert entry.main(["hook", "post-checkout", "a1", "b2", "0"]) == 0
-    assert entry.main(["--root", str(git_repo), "hook", "post-merge", "1"]) == 0
+    assert git_entry.main(["hook", "pre-commit"]) == 0
+    assert git_entry.main(["hook", "post-checkout", "a1", "b2", "0"]) == 0
+    assert git_entry.main(["--root", str(git_repo), "hook", "post-merge", "1"]) == 0
     assert fake_hooks == [
         ("pre-commit", root),
         ("post-checkout", root, "a1", "b2", "0"),
@@ -418,8 +419,8 @@ def test_entry_reads_pre_commit_framework_variables(
     monkeypatch.setenv("PRE_COMMIT_TO_REF", "new")
     monkeypatch.setenv("PRE_COMMIT_CHECKOUT_TYPE", "1")
     monkeypatch.setenv("PRE_COMMIT_IS_SQUASH_MERGE", "0")
-    assert entry.main(["hook", "post-checkout"]) == 0
-    assert entry.main(["hook", "post-merge"]) == 0
+    assert git_entry.main(["hook", "post-checkout"]) == 0
+    assert git_entry.main(["hook", "post-merge"]) == 0
     assert [c[2:] for c in fake_hooks] == [("old", "new", "1"), ("0",)]
 
 
@@ -441,23 +442,23 @@ def test_entry_usage_errors(
     message: str,
 ) -> None:
     monkeypatch.chdir(git_repo)
-    assert entry.main(argv) == 2
+    assert git_entry.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert fake_hooks == []
 
 
 def test_entry_bad_command_line_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert entry.main(["hook", "pre-push"]) == 2
-    assert entry.main(["merge-driver", "only-one"]) == 2
-    assert entry.main(["hook", "--help"]) == 0
+    assert git_entry.main(["hook", "pre-push"]) == 2
+    assert git_entry.main(["merge-driver", "only-one"]) == 2
+    assert git_entry.main(["hook", "--help"]) == 0
 
 
 def test_entry_outside_git_is_a_usage_error(
     tmp_path: Path, fake_hooks: list[tuple[object, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert entry.main(["hook", "pre-commit"]) == 2
+    assert git_entry.main(["hook", "pre-commit"]) == 2
 
 
 def test_fast_path_never_loads_the_typer_app(tmp_path: Path) -> None:

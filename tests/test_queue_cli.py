@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import make_tree, run_regauto
-from regauto.events.queue_runner import QueueRunner
+from regauto.automation.queue_runner import QueueRunner
 from regauto.events.work_queue import WorkQueue
 from regauto.project import Project
 from watch_helpers import records, writes

@@ -238,7 +238,6 @@ def test_reconcile_schedule_repairs_what_no_event_shows(git_repo: Path, tmp_path
 
 def test_reconcile_schedule_runs_the_reconciler_when_mutating(git_repo: Path, tmp_path: Path
                                                               ) -> None:
-    pytest.importorskip("regauto.reconcile.reconciler")
     (git_repo / "regauto.toml").write_text("[watch]\nmutate = true\nreconcile_every_s = 1\n")
     (git_repo / "docs").mkdir()
     w = WatchProcess(git_repo, tmp_path / "watch.log")

@@ -1,8 +1,8 @@
 """Entry point: ``regauto`` and ``python -m regauto``.
 
 Git hooks call ``regauto hook …`` and ``regauto merge-driver …`` on every commit, checkout
-and merge, so those two go through a small argparse front end that never imports typer,
-rich or GitPython (a typer+rich ``--help`` alone costs ~240 ms; the hook's budget is the
+and merge, so those two go through a small argparse front end that never imports typer
+or rich (a typer+rich ``--help`` alone costs ~240 ms; the hook's budget is the
 pre-commit framework's own ~200 ms).  Everything else goes to the typer app.
 """
 
@@ -31,7 +31,7 @@ def _first_command(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if _first_command(args) in FAST_COMMANDS:
-        from regauto.gitint.entry import main as fast_main
+        from regauto.cli.git_entry import main as fast_main
 
         return fast_main(args)
     from regauto.cli.app import main as app_main

@@ -1,4 +1,5 @@
-"""``regauto init``: starter config, empty registry, merge driver, hooks — idempotent."""
+"""``regauto init``: starter config and empty registry — idempotent.  The merge driver and
+the hooks are ``regauto.gitint.init_git``'s (the installer sits above this layer)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def starter_config() -> str:
 
 
 def init(project: Project, hooks: str = "none") -> list[str]:
-    """Set up ``project``; returns what was done, one line each (nothing on a re-run)."""
+    """Set up ``project``; returns what was done, one line each (nothing on a re-run).
+    ``hooks`` is only checked here: a project outside git cannot have any."""
     done: list[str] = []
     root = project.root
     cfg = root / "regauto.toml"
@@ -29,17 +31,7 @@ def init(project: Project, hooks: str = "none") -> list[str]:
         reg.mkdir(parents=True, exist_ok=True)
         (reg / META_NAME).write_text(META_TEXT, encoding="utf-8")
         done.append(f"created the empty registry in {reg.relative_to(root)}/")
-    if project.is_git:
-        from regauto.gitint import install
-
-        if install.ensure_merge_driver(root, project.config.registry):
-            done.append("configured the registry merge driver (.gitattributes + git config)")
-        assert project.git_dir is not None
-        if hooks == "git":
-            done.extend(install.install_git_hooks(root, project.git_dir))
-        elif hooks == "pre-commit":
-            done.append(install.install_pre_commit_config(root))
-    elif hooks != "none":
+    if not project.is_git and hooks != "none":
         raise UsageError(f"{root}: not a git repository; --hooks {hooks} needs git")
     if not project.is_git:
         gi = root / ".regauto" / ".gitignore"

@@ -23,7 +23,7 @@ import hashlib
 import itertools
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from regauto.errors import BadInputError
 from regauto.events.lock_manager import LockManager
 from regauto.events.suppression_manager import SuppressionManager
 from regauto.project import Project, check_rel
-from regauto.registry import open_writer
+from regauto.registry import PostWrite, open_writer
 from regauto.registry.promotion_patch import PromotionPatch
 from regauto.registry.reader import Reader, open_reader
 from regauto.registry.records import Record
@@ -120,7 +120,10 @@ class Pipeline:
         mutate: bool = True,
         reason: str = "sync",
         progress: Callable[[int, int], None] | None = None,
+        post_write: Sequence[PostWrite] = (),
     ) -> None:
+        """``post_write``: run after each registry write that changed something
+        (``regauto.generators.post_write``: the generated outputs)."""
         self.project = project
         self.config = project.config
         self.mutate = mutate
@@ -132,7 +135,7 @@ class Pipeline:
         )
         self.worktree = WorkTree(project.root)
         self.reader: Reader = open_reader(project)
-        self.writer = open_writer(project)
+        self.writer = open_writer(project, post_write)
         self.locks = LockManager(project.state_dir, timeout=self.config.lock_timeout_s)
         self._descriptors: dict[tuple[str, str], dict[str, Any]] = {}  # (kind, blob) ->
         self._classes: dict[tuple[str, str, str], classifier.Classification] = {}
@@ -570,8 +573,10 @@ def sync(
     mutate: bool = True,
     reason: str = "sync",
     progress: Callable[[int, int], None] | None = None,
+    post_write: Sequence[PostWrite] = (),
 ) -> PipelineResult:
-    return Pipeline(project, mutate=mutate, reason=reason, progress=progress).run(paths)
+    return Pipeline(project, mutate=mutate, reason=reason, progress=progress,
+                    post_write=post_write).run(paths)
 
 
 def all_paths(project: Project) -> list[str]:

@@ -63,8 +63,8 @@ def _register() -> None:
     from regauto.cli.commands import registry_cmds
 
     registry_cmds.register(app)
-    for name in ("pipeline_cmds", "queue_cmds", "reconcile_cmds", "git_cmds", "watch_cmds",
-                 "demo_cmd", "generate_cmd", "trust_cmd"):
+    for name in ("pipeline_cmds", "queue_cmds", "reconcile_cmds", "watch_cmds", "demo_cmd",
+                 "generate_cmd", "trust_cmd"):
         try:
             mod = __import__(f"regauto.cli.commands.{name}", fromlist=["register"])
         except ModuleNotFoundError as e:

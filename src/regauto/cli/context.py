@@ -23,7 +23,7 @@ class State:
 
     def project(self) -> Project:
         if self._project is None:
-            from regauto.cli.boundary import set_state_dir
+            from regauto.crashlog import set_state_dir
 
             self._project = Project.open(self.root, self.config)
             set_state_dir(self._project.state_dir)

@@ -1,5 +1,5 @@
 """What the git hooks do (SPEC §8.3).  Reached from ``regauto hook …`` through the argparse
-front end (``entry.py``): nothing here imports typer, rich or GitPython.
+front end (``regauto.cli.git_entry``): nothing here imports typer or rich.
 
 pre-commit: register the **staged** content of the added/modified/renamed/deleted documents
 (``git diff --cached -M``, read from the index — ``GIT_INDEX_FILE`` included, so
@@ -23,7 +23,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from regauto import git
+from regauto import generators, git
 from regauto.errors import RegautoError
 from regauto.project import Project
 
@@ -126,7 +126,8 @@ def _pre_commit(project: Project) -> int:
         if c.status == "R" and c.old_path is not None:
             known[c.old_path] = None
     source = Index(project.root, known)
-    pipe = Pipeline(project, source=source, mutate=True, reason="pre-commit")
+    pipe = Pipeline(project, source=source, mutate=True, reason="pre-commit",
+                    post_write=generators.post_write(project))
     result = pipe.run(paths, renames=renames)
     for path, why in sorted(result.skipped.items()):
         _say(f"skipped {path}: {why}")
@@ -339,7 +340,7 @@ def _never_block(fn: object, where: str | None = None) -> int:
     except RegautoError as e:
         _say(f"warning: {str(e).splitlines()[0]}")
     except Exception as e:  # a checkout must never fail because of regauto
-        from regauto.cli.boundary import crash_log
+        from regauto.crashlog import crash_log
 
         _say(f"warning: internal error ({type(e).__name__}: {e}); see {crash_log(e)}")
     return 0
@@ -393,8 +394,8 @@ def _catch_up(project: Project, changes: list[git.Change], reason: str) -> None:
         return
     from regauto.automation.pipeline import Pipeline
 
-    result = Pipeline(project, source="worktree", mutate=False, reason=reason).run(
-        paths, renames=renames)
+    result = Pipeline(project, source="worktree", mutate=False, reason=reason,
+                      post_write=generators.post_write(project)).run(paths, renames=renames)
     pending = [a for a in result.actions if not a.done]
     if result.changed_registry or pending:
         n = result.write.records_changed if result.write else 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from regauto import docid
+from regauto import docid, generators
 from regauto.automation import file_renamer, id_allocator
 from regauto.automation.pipeline import Pipeline, PipelineResult, _Item
 from regauto.automation.tree import FileContent, WorkTree
@@ -82,7 +82,9 @@ class _InMemory:
 class RepairPipeline(Pipeline):
     def __init__(self, project: Project, plan: Plan, *, dry_run: bool,
                  describe: bool = True) -> None:
-        super().__init__(project, mutate=True, reason="fix")
+        # The generated outputs follow the write, as after any other command's.
+        super().__init__(project, mutate=True, reason="fix",
+                         post_write=generators.post_write(project))
         self.plan = plan
         self.dry_run = dry_run
         self.describe = describe

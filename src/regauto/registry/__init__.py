@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from regauto.project import Project
-    from regauto.registry.registry_writer_service import RegistryWriterService
+    from regauto.registry.registry_writer_service import RegistryWriterService, WriteResult
     from regauto.registry.store import RegistryStore
+
+PostWrite = Callable[["WriteResult"], None]
+"""A step the writer runs after each write that changed the registry (the generated outputs'
+refresh, SPEC §9).  What such a step does sits above the registry, so the layer that opens
+the writer hands it in (``regauto.generators.post_write``); the registry never imports it."""
 
 
 def open_store(project: Project) -> RegistryStore:
@@ -16,9 +22,9 @@ def open_store(project: Project) -> RegistryStore:
     return RegistryStore(project.registry_dir, project.state_dir)
 
 
-def open_writer(project: Project) -> RegistryWriterService:
-    """The writer for ``project``, with its lock manager and configured retention, and the
-    generator orchestrator's post-write hook when outputs are configured (SPEC §9)."""
+def open_writer(project: Project, post_write: Sequence[PostWrite] = ()) -> RegistryWriterService:
+    """The writer for ``project``, with its lock manager and configured retention, running
+    ``post_write`` after each write that changed something."""
     from regauto.events.lock_manager import LockManager
     from regauto.registry.registry_writer_service import RegistryWriterService
 
@@ -27,9 +33,5 @@ def open_writer(project: Project) -> RegistryWriterService:
         open_store(project), locks, keep_backups=project.config.backups,
         lock_timeout=project.config.lock_timeout_s,
     )
-    if project.config.generators:
-        # Lazy: the generators sit above the registry; only a configured project pays for them.
-        from regauto.generators.generator_orchestrator import GeneratorOrchestrator
-
-        writer.post_write_hooks.append(GeneratorOrchestrator(project).post_write_hook)
+    writer.post_write_hooks.extend(post_write)
     return writer

@@ -26,8 +26,6 @@ the batch in progress, so a registry write is never cut short.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 import signal
 import threading
@@ -39,13 +37,14 @@ from types import FrameType
 
 import watchfiles
 
-from regauto import git
+from regauto import generators, git
+from regauto.automation.queue_runner import DrainReport, QueueRunner
 from regauto.errors import RegautoError
-from regauto.events.queue_runner import DrainReport, QueueRunner
 from regauto.events.stability_checker import StabilityChecker
 from regauto.events.suppression_manager import SuppressionManager
 from regauto.events.work_queue import Job, WorkQueue
 from regauto.project import Project
+from regauto.reconcile.reconciler import reconcile
 from regauto.watch import rescan as rescan_mod
 from regauto.watch.filters import AllOf, ProjectFilter, TempFileFilter
 
@@ -74,7 +73,7 @@ class Watcher:
         self.checker = StabilityChecker(self.cfg.min_age_ms, self.cfg.samples,
                                         self.cfg.sample_interval_ms)
         self.runner = QueueRunner(project, self.queue, mutate=self.cfg.mutate, reason="watch",
-                                  split=self._split)
+                                  split=self._split, post_write=generators.post_write(project))
         self.folders: set[str] = set()
         self.last_event: dict[str, float] = {}  # path -> monotonic time of its latest event
         self.rescan_due = True
@@ -223,16 +222,12 @@ class Watcher:
             self._enqueue(found.events)
 
     def _reconcile(self) -> None:
-        fn = _reconciler()
-        params = inspect.signature(fn).parameters if fn is not None else {}
-        if fn is None or ("mutate" not in params and not self.cfg.mutate):
-            # No reconciler, or one that cannot be told to leave files alone: the rescan
-            # repairs the content drift (untracked, modified, missing) without mutating.
+        if not self.cfg.mutate:
+            # The reconciler's fix renames files and writes headers: without mutate, the
+            # rescan repairs the content drift (untracked, modified, missing) instead.
             self.rescan_due = True
             return
-        kwargs = {"mutate": self.cfg.mutate} if "mutate" in params else {}
-        report = fn(self.project, apply=True, **kwargs)
-        for line in getattr(report, "actions", None) or ():
+        for line in reconcile(self.project, apply=True).actions:
             self.log(f"reconcile: {line}")
 
     def _guard(self, what: str, fn: Callable[[], None]) -> None:
@@ -259,19 +254,6 @@ class Watcher:
             self.log(f"failed {path} (will retry): {error}")
         for path, error in sorted(report.dead.items()):
             self.log(f"gave up on {path} (dead letter; `regauto queue retry`): {error}")
-
-
-def _reconciler() -> Callable[..., object] | None:
-    """``regauto.reconcile.reconciler.reconcile`` when it is installed."""
-    name = "regauto.reconcile.reconciler"
-    try:
-        reconciler = importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name != name:
-            raise
-        return None
-    fn = getattr(reconciler, "reconcile", None)
-    return fn if callable(fn) else None
 
 
 @contextmanager

@@ -34,8 +34,10 @@ def init_cmd(
 ) -> int:
     """Starter config, empty registry, merge driver and hooks; safe to run again."""
     from regauto.automation.init import init
+    from regauto.gitint.init_git import init_git
 
-    done = init(STATE.project(), hooks.value)
+    project = STATE.project()
+    done = init(project, hooks.value) + init_git(project, hooks.value)
     for line in done:
         say(line)
     if not done:
@@ -65,6 +67,7 @@ def sync_cmd(
     all_: bool = typer.Option(False, "--all", help="Process every included file."),
 ) -> int:
     """Run the pipeline on PATHs (or on all included files with --all)."""
+    from regauto import generators
     from regauto.automation import pipeline
 
     project = STATE.project()
@@ -79,7 +82,8 @@ def sync_cmd(
         sys.stderr.write(f"regauto: warning: {shown(', '.join(unknown))}: no such file, and no "
                          "record in the registry (a typo, or already handled): nothing to do\n")
     with progress_bar("extracting") as progress:
-        result = pipeline.sync(project, targets, progress=progress)
+        result = pipeline.sync(project, targets, progress=progress,
+                               post_write=generators.post_write(project))
     report(result)
     return 0
 

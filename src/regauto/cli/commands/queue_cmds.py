@@ -119,14 +119,16 @@ def run_cmd(
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Jobs per pipeline run."),
 ) -> int:
     """Process the queued and failed jobs now, each once; exit 1 if any failed."""
+    from regauto import generators
+    from regauto.automation.queue_runner import QueueRunner
     from regauto.cli.commands.pipeline_cmds import report as print_result
-    from regauto.events.queue_runner import QueueRunner
 
     project = STATE.project()
     with _queue() as q:
         if mutate is None:
             mutate = project.config.watch.mutate
-        runner = QueueRunner(project, q, mutate=mutate, reason="queue", batch_size=batch_size)
+        runner = QueueRunner(project, q, mutate=mutate, reason="queue", batch_size=batch_size,
+                             post_write=generators.post_write(project))
         rep = runner.drain()
     for result in rep.results:
         print_result(result)

@@ -40,6 +40,7 @@ def patch_cmd(
     file: str = typer.Argument(..., help="A PromotionPatch as JSON, or - for standard input."),
 ) -> int:
     """Apply a PromotionPatch {base_hash, source, reason, changes|operations}."""
+    from regauto import generators
     from regauto.registry import open_writer
     from regauto.registry.promotion_patch import PromotionPatch
 
@@ -52,7 +53,8 @@ def patch_cmd(
     except (OSError, UnicodeDecodeError) as e:
         raise BadInputError(f"{where}: cannot read: {e}") from None
     patch = PromotionPatch.loads(text, where)
-    result = open_writer(STATE.project()).apply(patch)
+    project = STATE.project()
+    result = open_writer(project, generators.post_write(project)).apply(patch)
     if not STATE.quiet:
         msg = (f"applied: {result.records_changed} record(s) changed, "
                f"{len(result.shards_written)} file(s) written" if result.changed
@@ -124,14 +126,10 @@ def stats_cmd(format: Fmt = typer.Option(Fmt.text, "--format", help="text or jso
         "registry": {"hash": r.current_hash(), "files": len(r.store.files())},
         "writer": writer_stats.load(project.state_dir),
     }
-    try:
-        from regauto.events.work_queue import WorkQueue
+    from regauto.events.work_queue import WorkQueue
 
-        q = WorkQueue(project.state_dir)
+    with WorkQueue(project.state_dir) as q:
         data["queue"] = q.counts()
-        q.close()
-    except ImportError:
-        data["queue"] = {}
     if format == Fmt.json:
         print(json.dumps(data, indent=2, sort_keys=True))
         return 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +29,7 @@ from regauto.automation.pipeline import Pipeline, PipelineResult
 from regauto.errors import CASConflict, LockTimeout
 from regauto.events.work_queue import DEAD_LETTER, FAILED, QUEUED, Job, WorkQueue
 from regauto.project import Project
+from regauto.registry import PostWrite
 
 # Not about any one path: retrying the batch path by path would only wait N times as long.
 SYSTEMIC_ERRORS: tuple[type[Exception], ...] = (LockTimeout, CASConflict)
@@ -66,15 +67,18 @@ class QueueRunner:
         reason: str = "queue",
         batch_size: int = 500,
         split: Split | None = None,
+        post_write: Sequence[PostWrite] = (),
     ) -> None:
         """``split`` divides claimed jobs into (ready, not yet); the watcher uses it for the
-        stability check.  Jobs that are not ready go back to the queue uncounted."""
+        stability check.  Jobs that are not ready go back to the queue uncounted.
+        ``post_write`` goes to each pipeline run (``regauto.generators.post_write``)."""
         self.project = project
         self.queue = queue
         self.mutate = mutate
         self.reason = reason
         self.batch_size = max(1, batch_size)
         self.split = split
+        self.post_write = tuple(post_write)
         self.worker = worker_name()
 
     def drain(
@@ -102,9 +106,9 @@ class QueueRunner:
         """Run claimed ``jobs`` as one pipeline batch; on an error, isolate the bad ones."""
         try:
             with self._heartbeat([j.id for j in jobs]):
-                result = Pipeline(self.project, mutate=self.mutate, reason=self.reason).run(
-                    [j.path for j in jobs]
-                )
+                pipe = Pipeline(self.project, mutate=self.mutate, reason=self.reason,
+                                post_write=self.post_write)
+                result = pipe.run([j.path for j in jobs])
         except SYSTEMIC_ERRORS as e:
             for job in jobs:
                 self._fail(job, _describe(e), report)

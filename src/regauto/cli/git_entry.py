@@ -1,7 +1,7 @@
 """The fast front end git calls: ``regauto hook …`` and ``regauto merge-driver …``.
 
 These run on every commit, checkout and merge, so this module parses its arguments with
-argparse and never imports typer, rich or GitPython (``regauto.__main__`` routes here before
+argparse and never imports typer or rich (``regauto.__main__`` routes here before
 the typer app is loaded).  Errors go through the same boundary as every other command.
 
 Usage (what git, the scripts in ``hooks/`` and ``.pre-commit-hooks.yaml`` call)::
@@ -31,6 +31,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from regauto import crashlog
 from regauto.cli import boundary
 from regauto.errors import UsageError
 
@@ -98,7 +99,7 @@ def _root(ns: argparse.Namespace) -> RepoPaths:
     found = git.discover(start)
     if found is None:
         raise UsageError(f"{start}: not inside a git repository with a work tree")
-    boundary.set_state_dir(found.git_dir / "regauto")
+    crashlog.set_state_dir(found.git_dir / "regauto")
     return found
 
 
