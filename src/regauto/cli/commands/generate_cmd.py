@@ -7,10 +7,11 @@ from typing import Optional
 import typer
 
 from regauto.cli.context import STATE, say
+from regauto.cli.options import command
 
 
-def register(app: typer.Typer) -> None:
-    app.command("generate")(generate_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    command(app, "generate", generate_cmd, panel)
 
 
 def generate_cmd(
