@@ -188,6 +188,8 @@ class Reconciler:
 
     def _dry_run(self, plan: Plan, *,
                  diff: bool) -> tuple[list[D.Drift], dict[str, str], str]:
+        from regauto.reconcile.translate import new_ids_unnamed
+
         drifts = list(plan.drifts)
         if plan.empty:
             return drifts, {}, ""
@@ -196,7 +198,8 @@ class Reconciler:
         patch = run.pipe.patch
         if not diff or patch is None:
             return drifts, run.unrepaired, ""
-        return drifts, run.unrepaired, self._unified(run.pipe.writer.preview(patch))
+        diff_text = self._unified(run.pipe.writer.preview(patch))
+        return drifts, run.unrepaired, new_ids_unnamed(diff_text, run.result)
 
     def _unified(self, files: dict[str, tuple[str | None, str | None]]) -> str:
         reg = self.config.registry.strip("/")
