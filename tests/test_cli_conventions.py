@@ -150,7 +150,8 @@ def test_watch_and_demo_take_them_too(repo: Path, tmp_path: Path) -> None:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         proc.terminate()
-        assert proc.wait(30) == 0
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
     for option in (["-q"], ["-v"]):
         r = run_regauto("demo", str(tmp_path / option[0]), *option, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
