@@ -16,15 +16,19 @@ from regauto.registry.store import RegistryStore
 
 def python_version(state_dir: Path) -> Line:
     """Descriptors of Python files come from ``ast``, whose verdict (and error text) changes
-    between minor versions; the writer records the minor version at each write."""
+    between minor versions; the writer records the minor version at each write.  Nothing
+    re-extracts the descriptors of unchanged files, so the remedy is to run regauto with the
+    Python the registry was made with; a write by this one moves the record to it."""
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
     made = writer_stats.load(state_dir).get("python")
     if not made:
         return Line("python", OK, f"{here} (no registry write recorded in this clone yet)")
     if made != here:
         return Line("python", WARN, f"the registry was last written by Python {made}, "
-                    f"regauto runs on {here} now: Python descriptors may change",
-                    "regauto sync --all")
+                    f"regauto runs on {here} here: descriptors of Python files can differ "
+                    "between the two", f"use Python {made} for regauto in this clone "
+                    f"(python{made} -m pip install regauto, then python{made} -m regauto "
+                    "init --hooks git)")
     return Line("python", OK, f"{here}, as at the last registry write")
 
 
