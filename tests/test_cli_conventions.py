@@ -57,7 +57,7 @@ def _name(argv: list[str]) -> str:
 def repo(git_repo: Path) -> Path:
     make_tree(git_repo, {"a.md": "# A\n", "pkg/mod.py": "x = 1\n"})
     assert run_regauto("init", "--hooks", "git", cwd=git_repo).returncode == 0
-    assert run_regauto("sync", "--all", "-q", cwd=git_repo).returncode == 0
+    assert run_regauto("sync", "--all", cwd=git_repo).returncode == 0
     git(git_repo, "add", "-A")
     git(git_repo, "commit", "-q", "-m", "regauto")
     for name in ("BASE", "OURS", "THEIRS"):
@@ -196,18 +196,17 @@ def _mid_sentence_breaks(text: str) -> list[str]:
     """Lines of a help panel that end although the next line's first word would have fit:
     a line break from the source, not from wrapping at the terminal's width."""
     bad = []
-    lines = [ln for ln in text.splitlines() if ln.startswith("│") and ln.endswith("│")]
+    lines = [ln[1:-1] for ln in text.splitlines() if ln.startswith("│") and ln.endswith("│")]
     for prev, line in itertools.pairwise(lines):
-        body, prev_body = line[1:-1], prev[1:-1]
-        start = len(body) - len(body.lstrip())
-        words = body.split()
-        prev_text = prev_body.rstrip()
-        # A continuation line: its text starts where the text of the line above does.
-        if not words or start < 3 or len(prev_body) - len(prev_body.lstrip()) >= start:
-            continue
-        width = len(body) - 1  # the cell's right padding
-        if len(prev_text) + 1 + len(words[0]) <= width:
-            bad.append(f"{prev_text!r} / {body.strip()!r}")
+        start = len(line) - len(line.lstrip())
+        if start < 3 or not line.strip() or line.strip().startswith("["):
+            continue  # a new entry (its name in the first column), or typer's own line
+        above = prev[start:].rstrip()
+        if not above or prev[start - 1] != " ":
+            continue  # the line above has no text in this column
+        width = len(line) - 1 - start  # the cell, less its right padding
+        if len(above) + 1 + len(line.split()[0]) <= width:
+            bad.append(f"{above!r} / {line.strip()!r}")
     return bad
 
 

@@ -129,12 +129,16 @@ def chosen(value: _E | None, kind: type[_E]) -> _E:
 
 def flags_without_types(cmd: Any, parent: Any = None) -> None:
     """Show ``-q``, ``--all``, ``-v``, ``-h`` as flags: no ``<bool>``/``<int>`` after them
-    in ``--help`` (typer's rich help prints a flag's type when it has no metavar).  The help
+    in ``--help`` (typer's rich help prints a flag's type when it has no metavar), and a
+    list argument as ``PATH...`` without ``<list[str]>``.  The help
     option is made per command on first use, and cached: made here, with the context the
     command will run in, so that it is the one patched."""
     ctx = cmd.context_class(cmd, parent=parent, **cmd.context_settings)
     for param in [*cmd.params, cmd.get_help_option(ctx)]:
         if getattr(param, "is_flag", False) or getattr(param, "count", False):
             param.metavar = ""
+        elif getattr(param, "nargs", 1) == -1 and param.param_type_name == "argument":
+            # "PATH..." says it: not typer's "<list[str]>" beside it.
+            param.display_type_rich = lambda ctx: None
     for sub in getattr(cmd, "commands", {}).values():
         flags_without_types(sub, ctx)

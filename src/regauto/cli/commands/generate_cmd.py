@@ -16,7 +16,7 @@ def register(app: typer.Typer, panel: str) -> None:
 
 def generate_cmd(
     names: Optional[list[str]] = typer.Argument(  # noqa: UP045 - typer needs Optional on 3.10
-        None, metavar="[NAME]...", help="Generators to run (default: all configured)."
+        None, metavar="NAME", help="Generators to run (default: all configured)."
     ),
     check: bool = typer.Option(
         False, "--check",

@@ -63,7 +63,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 def sync_cmd(
     paths: list[str] = typer.Argument(
-        None, metavar="[PATH]...", show_default=False,
+        None, metavar="PATH", show_default=False,
         help="Files or folders to process, relative to the current folder."),
     all_: bool = typer.Option(False, "--all", help="Process every included file."),
 ) -> int:
