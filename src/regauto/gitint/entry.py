@@ -19,7 +19,7 @@ given.
 The global options may come before or after the command, as for every other command:
 ``--root`` is honoured; ``-q`` is accepted and ignored; ``-v`` prints each stage with its
 time; ``--config`` is refused (the hooks read the repository's own configuration, as every
-clone must).
+clone must), and so is ``--format`` (they print no report).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def _global_options(p: argparse.ArgumentParser, default: object) -> None:
     p.add_argument("--root", type=Path, default=default,
                    help="repository root (default: the current one)")
     p.add_argument("--config", type=Path, default=default, help=argparse.SUPPRESS)
+    p.add_argument("--format", default=default, help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", default=default,
                    help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="count", default=default,
@@ -138,6 +139,8 @@ def main(argv: list[str]) -> int:
             from regauto import stages
 
             stages.enable(ns.verbose)
+        if ns.format is not None:
+            raise UsageError(f"--format does not apply to `{ns.command}`")
         if ns.config is not None:
             raise UsageError(
                 "--config is not available for hook and merge-driver: they read the "
