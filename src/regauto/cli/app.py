@@ -17,7 +17,7 @@ try:  # recent typer vendors click; older releases use click itself
 except ImportError:  # pragma: no cover
     from click import ClickException  # type: ignore[assignment]
 
-from regauto import __version__
+from regauto import __version__, stages
 from regauto.cli import boundary, options
 from regauto.cli.context import STATE
 
@@ -95,6 +95,7 @@ _register()
 
 def main(argv: list[str]) -> int:
     STATE.reset()
+    stages.enable(0)  # a -v of an earlier run in this process must not carry over
     command = typer.main.get_command(app)
     options.flags_without_types(command)
 
