@@ -41,8 +41,9 @@ def configuration(root: Path | None, config: Path | None) -> tuple[Project | Non
     except ConfigError as e:
         return None, Line("configuration", FAIL, str(e),
                           "correct what the message names, then run `regauto doctor` again")
-    except UsageError as e:
-        return None, Line("configuration", FAIL, str(e), "run regauto inside a repository")
+    except UsageError as e:  # not a folder, or (an uninitialised repository) says so
+        fix = INIT if "regauto init" in str(e) else "run it inside the repository, or pass --root"
+        return None, Line("configuration", FAIL, str(e), fix)
     if project.config.source == "defaults":
         return project, Line("configuration", OK, "none found: the defaults apply")
     return project, Line("configuration", OK, f"{project.config.source} is valid")
