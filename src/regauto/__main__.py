@@ -19,7 +19,7 @@ def _first_command(argv: list[str]) -> str | None:
         if skip:
             skip = False
             continue
-        if a in ("--root", "--config"):
+        if a in ("--root", "--config", "--format"):
             skip = True
             continue
         if a.startswith("-"):

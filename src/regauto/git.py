@@ -268,6 +268,28 @@ def config_get(root: Path, key: str) -> str | None:
     return out.decode().strip() if rc == 0 else None
 
 
+def version() -> tuple[int, ...]:
+    """git's version as numbers (``git version 2.39.2`` -> ``(2, 39, 2)``); ``()`` when no
+    git runs or its answer has no version in it."""
+    try:
+        _, out, _ = proc.run(("git", "--version"))
+    except (CalledProcessError, OSError):
+        return ()
+    m = re.search(rb"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else ()
+
+
+def index_entries(git_dir: Path) -> int:
+    """How many entries the index holds, from its header (``DIRC``, version, count) — no
+    process and no parse of the entries; 0 when there is no index."""
+    try:
+        with open(git_dir / "index", "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return 0
+    return int.from_bytes(head[8:12], "big") if head[:4] == b"DIRC" else 0
+
+
 def config_set(root: Path, key: str, value: str) -> None:
     _git("config", key, value, cwd=root)
 

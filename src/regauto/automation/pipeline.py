@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regauto import docid
+from regauto import docid, stages
 from regauto.automation import (
     classifier,
     descriptor_extractor,
@@ -181,6 +181,7 @@ class Pipeline:
             )
         return result
 
+    @stages.timed("read files")
     def _read(self, paths: list[str]) -> dict[str, Content | None]:
         """The batch's content.  From the work tree each file is read once (over all cores
         for a large batch), classified and its header claim noted while its bytes are at
@@ -205,6 +206,7 @@ class Pipeline:
         return out
 
     # -- one attempt ----------------------------------------------------------------------
+    @stages.timed("compute the patch")
     def _compute(self, base: str, result: PipelineResult) -> PromotionPatch | None:
         result.new_ids.clear()
         result.updated.clear()
@@ -537,6 +539,7 @@ class Pipeline:
                 self._header_ids[key] = doc
         return fresh
 
+    @stages.timed("extract descriptors")
     def _extract_all(self, todo: dict[tuple[str, str], bytes]) -> None:
         limit = self.config.max_file_bytes
         keys = list(todo)

@@ -7,7 +7,7 @@ call the library, print.  Errors surface through ``boundary.guarded``.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from enum import Enum
 from typing import Optional
 
 import typer
@@ -17,8 +17,8 @@ try:  # recent typer vendors click; older releases use click itself
 except ImportError:  # pragma: no cover
     from click import ClickException  # type: ignore[assignment]
 
-from regauto import __version__
-from regauto.cli import boundary
+from regauto import __version__, stages
+from regauto.cli import boundary, options
 from regauto.cli.context import STATE
 
 app = typer.Typer(
@@ -32,53 +32,74 @@ app = typer.Typer(
 )
 
 
+# The groups of ``regauto --help``, in the order a user meets them.
+DAILY = "Daily"
+READING = "Reading the registry"
+LIVE = "Live mode"
+GIT = "Git integration (what git calls)"
+TOOLS = "Tools"
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"regauto {__version__}")
         raise typer.Exit(0)
 
 
-@app.callback()
+class _Format(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
 def _global(
-    root: Optional[Path] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.10
-        None, "--root", help="Repository root (default: the repository of the current directory)."
+    format: Optional[_Format] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.10
+        None, "--format", rich_help_panel=options.GLOBAL_PANEL, show_default=False,
+        help="Output format of the reading commands (their own --format, given here).",
     ),
-    config: Optional[Path] = typer.Option(  # noqa: UP045
-        None, "--config", help="Configuration file (default: regauto.toml or pyproject.toml)."
-    ),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only results and errors."),
-    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More detail."),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    STATE.root = root
-    STATE.config = config
-    STATE.quiet = quiet
-    STATE.verbose = verbose
-    STATE._project = None
+    STATE.format = format.value if format is not None else None
 
 
 def _register() -> None:
-    from regauto.cli.commands import registry_cmds
+    from regauto.cli.commands import (
+        demo_cmd,
+        doctor_cmd,
+        generate_cmd,
+        git_entry_cmds,
+        pipeline_cmds,
+        queue_cmds,
+        reconcile_cmds,
+        registry_cmds,
+        trust_cmd,
+        watch_cmds,
+    )
 
-    registry_cmds.register(app)
-    for name in ("pipeline_cmds", "queue_cmds", "reconcile_cmds", "watch_cmds", "demo_cmd",
-                 "generate_cmd", "trust_cmd"):
-        try:
-            mod = __import__(f"regauto.cli.commands.{name}", fromlist=["register"])
-        except ModuleNotFoundError as e:
-            if e.name != f"regauto.cli.commands.{name}":
-                raise
-            continue
-        mod.register(app)
+    app.callback()(options.shared(_global))
+    pipeline_cmds.register(app, DAILY)
+    reconcile_cmds.register(app, DAILY)
+    generate_cmd.register(app, DAILY)
+    registry_cmds.register(app, READING)
+    watch_cmds.register(app, LIVE)
+    queue_cmds.register(app, LIVE)
+    git_entry_cmds.register(app, GIT)
+    registry_cmds.register_patch(app, TOOLS)
+    doctor_cmd.register(app, TOOLS)
+    trust_cmd.register(app, TOOLS)
+    demo_cmd.register(app, TOOLS)
 
 
 _register()
 
 
 def main(argv: list[str]) -> int:
+    STATE.reset()
+    stages.enable(0)  # a -v of an earlier run in this process must not carry over
     command = typer.main.get_command(app)
+    options.flags_without_types(command)
 
     def run() -> int:
         try:

@@ -19,7 +19,15 @@ class State:
     config: Path | None = None
     quiet: bool = False
     verbose: int = 0
+    format: str | None = None  # ``--format`` given before the command's name
     _project: Project | None = field(default=None, repr=False)
+
+    def reset(self) -> None:
+        """Forget the options of a previous run (``main`` may run more than once)."""
+        self.__init__()  # type: ignore[misc]
+
+    def reset_project(self) -> None:
+        self._project = None
 
     def project(self) -> Project:
         if self._project is None:

@@ -20,8 +20,10 @@ and exports them instead as ``PRE_COMMIT_FROM_REF``, ``PRE_COMMIT_TO_REF``,
 ``PRE_COMMIT_REWRITE_COMMAND`` (pre-commit's
 ``commands/run.py``).  FLAG and SQUASH must be ``"0"`` or ``"1"`` and reach the hooks as
 given.
-``--root`` is honoured; ``-q``/``-v`` are accepted and ignored; ``--config`` is refused (the
-hooks read the repository's own configuration, as every clone must).
+The global options may come before or after the command, as for every other command:
+``--root`` is honoured; ``-q`` is accepted and ignored; ``-v`` prints each stage with its
+time; ``--config`` is refused (the hooks read the repository's own configuration, as every
+clone must), and so is ``--format`` (they print no report).
 """
 
 from __future__ import annotations
@@ -47,29 +49,43 @@ ENV_FALLBACK = {
 }
 
 
+def _global_options(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument("--root", type=Path, default=default,
+                   help="repository root (default: the current one)")
+    p.add_argument("--config", type=Path, default=default, help=argparse.SUPPRESS)
+    p.add_argument("--format", default=default, help=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="count", default=default,
+                   help="print each stage with its time")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="regauto", description="git entry points of regauto")
-    p.add_argument("--root", type=Path, help="repository root (default: the current one)")
-    p.add_argument("--config", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
+    _global_options(p, None)
+    # After the command too; SUPPRESS: not given there keeps what was given before it.
+    after = argparse.ArgumentParser(add_help=False)
+    _global_options(after, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
 
-    hook = sub.add_parser("hook", help="what the git hooks call")
+    hook = sub.add_parser("hook", help="what the git hooks call", parents=[after])
     kinds = hook.add_subparsers(dest="hook", required=True)
-    kinds.add_parser("pre-commit", help="register the staged documents")
-    co = kinds.add_parser("post-checkout", help="process paths changed by a checkout")
+    kinds.add_parser("pre-commit", help="register the staged documents", parents=[after])
+    co = kinds.add_parser("post-checkout", help="process paths changed by a checkout",
+                          parents=[after])
     co.add_argument("prev", nargs="?", help="previous HEAD")
     co.add_argument("new", nargs="?", help="new HEAD")
     co.add_argument("flag", nargs="?", help="1: branch checkout, 0: file checkout")
-    me = kinds.add_parser("post-merge", help="process paths changed by a merge")
+    me = kinds.add_parser("post-merge", help="process paths changed by a merge",
+                          parents=[after])
     me.add_argument("squash", nargs="?", help="1 for a squash merge")
     kinds.add_parser("pre-merge-commit", help="bring a merge's registry up to date")
     kinds.add_parser("post-commit", help="verify the commit's registry")
     rw = kinds.add_parser("post-rewrite", help="verify the registry after a rebase")
     rw.add_argument("rewrite", nargs="?", metavar="COMMAND", help="amend or rebase")
 
-    md = sub.add_parser("merge-driver", help="the registry shard merge driver (%%O %%A %%B %%P)")
+    md = sub.add_parser("merge-driver", help="the registry shard merge driver (%%O %%A %%B %%P)",
+                        parents=[after])
     for name in ("base", "ours", "theirs", "path"):
         md.add_argument(name)
     return p
@@ -135,6 +151,12 @@ def main(argv: list[str]) -> int:
         return e.code if isinstance(e.code, int) else 2
 
     def run() -> int:
+        if ns.verbose:
+            from regauto import stages
+
+            stages.enable(ns.verbose)
+        if ns.format is not None:
+            raise UsageError(f"--format does not apply to `{ns.command}`")
         if ns.config is not None:
             raise UsageError(
                 "--config is not available for hook and merge-driver: they read the "

@@ -51,7 +51,7 @@ def attributes_line(registry: str) -> str:
     return f"{pattern} merge=regauto"
 
 
-def _has_attribute(text: str, line: str) -> bool:
+def has_attribute(text: str, line: str) -> bool:
     pattern, attr = line.split(" ")
     for raw in text.splitlines():
         tokens = raw.split()
@@ -88,7 +88,7 @@ def _plain_config_value(path: Path, section: str, key: str) -> str | None:
     return found
 
 
-def _configured_driver(root: Path) -> str | None:
+def configured_driver(root: Path) -> str | None:
     value = _plain_config_value(root / ".git" / "config", '[merge "regauto"]', "driver")
     if value is not None:
         return value
@@ -96,7 +96,7 @@ def _configured_driver(root: Path) -> str | None:
     return git.config_get(root, "merge.regauto.driver")
 
 
-def _runner(value: str) -> list[str] | None:
+def regauto_runner(value: str) -> list[str] | None:
     """The words before ``merge-driver %O %A %B %P`` when ``value`` is a command regauto
     configures — ``<python> -m regauto …`` or the bare ``regauto …`` of earlier versions —
     else None: a value of another shape (a wrapper, a path to a script) is the user's."""
@@ -112,7 +112,7 @@ def _runner(value: str) -> list[str] | None:
     return None
 
 
-def _runnable(runner: list[str]) -> bool:
+def runnable(runner: list[str]) -> bool:
     """Can ``git merge`` start this runner?  A bare ``regauto`` counts only when found on
     PATH outside this interpreter's own folder: the pre-commit framework puts its venv's
     folder first on PATH while a hook runs, and a user's ``git merge`` does not have it."""
@@ -150,14 +150,14 @@ def ensure_merge_driver(root: Path, registry: str = ".regauto/registry",
            output_attributes_line(o)) for o in outputs),
     ]
     for comment, line in wanted:
-        if not _has_attribute(text, line):
+        if not has_attribute(text, line):
             sep = "\n" if text and not text.endswith("\n") else ""
             text = text + sep + comment + line + "\n"
             attrs.write_text(text, encoding="utf-8")
             changed = True
-    value = _configured_driver(root)
-    runner = _runner(value) if value else None
-    if not value or (runner is not None and not _runnable(runner)):
+    value = configured_driver(root)
+    runner = regauto_runner(value) if value else None
+    if not value or (runner is not None and not runnable(runner)):
         git.config_set(root, "merge.regauto.name", DRIVER_NAME)
         git.config_set(root, "merge.regauto.driver", driver_command())
         changed = True

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from regauto import __version__, docid
+from regauto import __version__, docid, stages
 from regauto.automation import classifier, file_renamer, headers, identity
 from regauto.automation.tree import MODE_EXEC, MODE_LINK
 from regauto.config import Config
@@ -234,6 +234,7 @@ def _known(rec: Record) -> Record:
     return out
 
 
+@stages.timed("plan")
 def make_plan(project: Project, view: RegistryView, tree: TreeState, claims: Claims) -> Plan:
     plan = Plan(view, tree)
     at_path = _stored_form(plan)

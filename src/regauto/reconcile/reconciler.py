@@ -32,7 +32,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from regauto import __version__, git
+from regauto import __version__, git, stages
 from regauto.errors import CASConflict, LockTimeout, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
@@ -174,6 +174,7 @@ class Reconciler:
         report.actions = [f"would fix {d.kind} {d.path}: {d.detail}" for d in report.repaired]
         return report
 
+    @stages.timed("pipeline")
     def _repair(self, plan: Plan, *, dry_run: bool, describe: bool = True) -> _Run:
         """The one way ``check`` and ``fix`` carry out a plan: the pipeline, writing or
         not, and what it found."""
@@ -187,6 +188,8 @@ class Reconciler:
 
     def _dry_run(self, plan: Plan, *,
                  diff: bool) -> tuple[list[D.Drift], dict[str, str], str]:
+        from regauto.reconcile.translate import new_ids_unnamed
+
         drifts = list(plan.drifts)
         if plan.empty:
             return drifts, {}, ""
@@ -195,7 +198,8 @@ class Reconciler:
         patch = run.pipe.patch
         if not diff or patch is None:
             return drifts, run.unrepaired, ""
-        return drifts, run.unrepaired, self._unified(run.pipe.writer.preview(patch))
+        diff_text = self._unified(run.pipe.writer.preview(patch))
+        return drifts, run.unrepaired, new_ids_unnamed(diff_text, run.result)
 
     def _unified(self, files: dict[str, tuple[str | None, str | None]]) -> str:
         reg = self.config.registry.strip("/")
@@ -207,6 +211,7 @@ class Reconciler:
                 tofile=f"b/{reg}/{name}" if new is not None else "/dev/null"))
         return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
+    @stages.timed("verdict cache")
     def _known_clean(self, tree: TreeState, verdicts: Cache) -> str | None:
         """The registry hash if the state is known clean without a plan (``tree`` is
         prepared here): the verdict of an earlier check, or ``_fast_clean``."""
@@ -245,6 +250,7 @@ class Reconciler:
 
         return GeneratorOrchestrator(self.project)
 
+    @stages.timed("generated outputs")
     def _output_drifts(self) -> list[D.Drift]:
         orch = self._orchestrator()
         if orch is None:
@@ -252,6 +258,7 @@ class Reconciler:
         return [D.Drift(o.kind, None, o.path, f"generator {o.name}: {o.detail}; fix "
                         "regenerates it") for o in orch.check()]
 
+    @stages.timed("generate outputs")
     def _generate(self) -> list[str]:
         orch = self._orchestrator()
         if orch is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regauto import docid
+from regauto import docid, stages
 from regauto.errors import BadInputError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project, check_rel
@@ -89,6 +89,7 @@ class RegistryView:
         return max(ids) if ids else None
 
 
+@stages.timed("read the registry")
 def load(project: Project, *, salvage: bool = False) -> RegistryView:
     """Read the registry under the registry lock (after finishing an interrupted write), so
     the hash is exactly that of the lines returned.  With ``salvage``, a malformed shard's

@@ -28,6 +28,7 @@ from regauto.reconcile.plan import Plan
 from regauto.registry.promotion_patch import PromotionPatch
 
 _COMPARED = ("id_mode", "kind", "tags", "role", "size")
+NEW_ID = "(new)"
 
 
 def translate(plan: Plan, result: PipelineResult, assigned: dict[str, str],
@@ -65,8 +66,9 @@ def translate(plan: Plan, result: PipelineResult, assigned: dict[str, str],
             out.extend(_recorded(plan, p, new, result, changes, taker, actions.get(p, []),
                                  carry))
         elif ln.rec["doc_id"] != new:
+            shown = NEW_ID if p in result.new_ids else new
             out.append(D.Drift(D.INVALID_RECORD, ln.rec["doc_id"], p,
-                               f"fix re-registers the file as {new}{carry}"))
+                               f"fix re-registers the file as {shown}{carry}"))
     return out
 
 
@@ -77,7 +79,15 @@ def _carry(acts: list[Action], result: PipelineResult, p: str) -> str:
                      else f"adds the header doc_id: {a.doc_id}")
     if p in result.skipped:
         parts.append(result.skipped[p])
-    return (" and " + ", ".join(parts)) if parts else ""
+    return new_ids_unnamed(" and " + ", ".join(parts), result) if parts else ""
+
+
+def new_ids_unnamed(text: str, result: PipelineResult) -> str:
+    """``text`` with each id the run allocated shown as ``(new)``: a preview allocates
+    ids that ``fix`` will not (it allocates its own, later), so naming one would mislead."""
+    for doc in result.new_ids.values():
+        text = text.replace(doc, NEW_ID)
+    return text
 
 
 def _unrecorded(plan: Plan, p: str, new: str, result: PipelineResult,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regauto import git
+from regauto import git, stages
 from regauto.automation.tree import MODE_EXEC, MODE_FILE, MODE_LINK, FileContent, Skipped, WorkTree
 from regauto.config import Config
 from regauto.globmatch import compile_glob
@@ -127,6 +127,7 @@ class TreeState:
         return doc
 
     # -- scanning ----------------------------------------------------------------------------
+    @stages.timed("list the tree (git index)")
     def prepare(self) -> str:
         """First step: the changed files (git) and the tree ``key``."""
         if not self.project.is_git:
@@ -185,6 +186,7 @@ class TreeState:
             out |= {f"{d.mode} {d.blob} 0\t{p}" for p, d in self._read.items()}
         return out
 
+    @stages.timed("read the tree")
     def complete(self) -> None:
         """Second step: every included document."""
         if not self.project.is_git:

@@ -21,7 +21,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from regauto import docid
+from regauto import docid, stages
 from regauto.errors import PatchError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import check_rel
@@ -121,6 +121,7 @@ class RegistryWriterService:
             return self.store.registry_hash()
 
     # -- the write path --------------------------------------------------------------------
+    @stages.timed("write the registry")
     def apply(self, patch: PromotionPatch) -> WriteResult:
         with self.locks.registry(timeout=self.lock_timeout), gc_paused():
             result = self._apply_locked(patch)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ COUNTERS = ("writes", "noops", "conflicts", "rollbacks", "recoveries", "bytes_wr
 def load(state_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = {k: 0 for k in COUNTERS}
     data["last_write"] = None
+    data["python"] = None  # the minor version that computed the last write's descriptors
     try:
         stored = json.loads((state_dir / STATS_NAME).read_text())
         if isinstance(stored, dict):
@@ -35,6 +37,8 @@ def now_iso() -> str:
 def bump(state_dir: Path, **changes: Any) -> None:
     """Add to counters (ints) or set fields (``last_write``)."""
     data = load(state_dir)
+    if "writes" in changes or "noops" in changes:
+        data["python"] = f"{sys.version_info[0]}.{sys.version_info[1]}"
     for k, v in changes.items():
         if k in COUNTERS:
             data[k] = int(data.get(k, 0)) + int(v)

@@ -7,9 +7,11 @@ from typing import Optional
 
 import typer
 
+from regauto.cli.options import command
 
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo_cmd)
+
+def register(app: typer.Typer, panel: str) -> None:
+    command(app, "demo", demo_cmd, panel)
 
 
 def demo_cmd(

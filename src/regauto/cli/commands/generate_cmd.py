@@ -7,15 +7,16 @@ from typing import Optional
 import typer
 
 from regauto.cli.context import STATE, say
+from regauto.cli.options import command
 
 
-def register(app: typer.Typer) -> None:
-    app.command("generate")(generate_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    command(app, "generate", generate_cmd, panel)
 
 
 def generate_cmd(
     names: Optional[list[str]] = typer.Argument(  # noqa: UP045 - typer needs Optional on 3.10
-        None, metavar="[NAME]...", help="Generators to run (default: all configured)."
+        None, metavar="NAME", help="Generators to run (default: all configured)."
     ),
     check: bool = typer.Option(
         False, "--check",

@@ -10,6 +10,7 @@ from enum import Enum
 import typer
 
 from regauto.cli.context import STATE, say
+from regauto.cli.options import command
 from regauto.errors import UsageError
 from regauto.textout import shown
 
@@ -20,9 +21,9 @@ class HookKind(str, Enum):
     none = "none"
 
 
-def register(app: typer.Typer) -> None:
-    app.command("init")(init_cmd)
-    app.command("sync")(sync_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    command(app, "init", init_cmd, panel)
+    command(app, "sync", sync_cmd, panel)
 
 
 def init_cmd(
@@ -63,7 +64,9 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 
 def sync_cmd(
-    paths: list[str] = typer.Argument(None, help="Files or folders to process."),
+    paths: list[str] = typer.Argument(
+        None, metavar="PATH", show_default=False,
+        help="Files or folders to process, relative to the current folder."),
     all_: bool = typer.Option(False, "--all", help="Process every included file."),
 ) -> int:
     """Run the pipeline on PATHs (or on all included files with --all)."""

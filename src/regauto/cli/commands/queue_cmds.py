@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.text import Text
 
 from regauto.cli.context import STATE, out, say
+from regauto.cli.options import chosen, command, group
 from regauto.errors import BadInputError, UsageError
 from regauto.textout import json_text, shown
 
@@ -38,11 +39,16 @@ class Status(str, Enum):
     dead_letter = "dead_letter"
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, panel: str) -> None:
+    group(queue_app)
     for name, fn in (("list", list_cmd), ("add", add_cmd), ("run", run_cmd),
                      ("retry", retry_cmd), ("dead", dead_cmd), ("purge", purge_cmd)):
-        queue_app.command(name)(fn)
-    app.add_typer(queue_app, name="queue")
+        command(queue_app, name, fn)
+    app.add_typer(queue_app, name="queue", rich_help_panel=panel)
+
+
+def _format_option() -> Any:
+    return typer.Option(None, "--format", show_default=False, help="text (default) or json.")
 
 
 @contextmanager
@@ -55,8 +61,8 @@ def _queue() -> Iterator[WorkQueue]:
         yield q
 
 
-def _print_jobs(jobs: list[Job], fmt: Fmt) -> None:
-    if fmt == Fmt.json:
+def _print_jobs(jobs: list[Job], fmt: Fmt | None) -> None:
+    if chosen(fmt, Fmt) == Fmt.json:
         print(json_text([asdict(j) for j in jobs], indent=1))
         return
     from rich.table import Table
@@ -73,9 +79,10 @@ def _print_jobs(jobs: list[Job], fmt: Fmt) -> None:
 
 
 def list_cmd(
-    format: Fmt = typer.Option(Fmt.text, "--format", help="text or json."),
+    format: Optional[Fmt] = _format_option(),  # noqa: UP045 - typer needs Optional on 3.10
     status: Optional[Status] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.10
-        None, "--status", help="Only jobs with this status."
+        None, "--status", metavar="STATUS",
+        help="Only jobs with this status: queued, running, completed, failed or dead_letter."
     ),
 ) -> int:
     """List the jobs (oldest first)."""
@@ -166,7 +173,7 @@ def retry_cmd(
     return 0
 
 
-def dead_cmd(format: Fmt = typer.Option(Fmt.text, "--format", help="text or json.")) -> int:
+def dead_cmd(format: Optional[Fmt] = _format_option()) -> int:  # noqa: UP045
     """List the dead letters: jobs that failed max_attempts times."""
     with _queue() as q:
         _print_jobs(q.dead(), format)
@@ -175,7 +182,9 @@ def dead_cmd(format: Fmt = typer.Option(Fmt.text, "--format", help="text or json
 
 def purge_cmd(
     status: list[Status] = typer.Option(
-        [Status.completed], "--status", help="Remove jobs with this status (repeatable)."
+        [Status.completed], "--status", metavar="STATUS",
+        help="Remove jobs with this status (repeatable): queued, running, completed, failed "
+        "or dead_letter."
     ),
 ) -> int:
     """Remove finished jobs (default: completed) from the queue."""

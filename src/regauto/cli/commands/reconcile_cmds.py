@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from typing import Optional
 
 import typer
 
 from regauto.cli.context import STATE, err, out, say
+from regauto.cli.options import chosen, command
 
 
 class CheckFormat(str, Enum):
@@ -22,16 +24,16 @@ class CheckFormat(str, Enum):
     github = "github"
 
 
-def register(app: typer.Typer) -> None:
-    app.command("check")(check_cmd)
-    app.command("fix")(fix_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    command(app, "check", check_cmd, panel)
+    command(app, "fix", fix_cmd, panel)
 
 
 def check_cmd(
-    format: CheckFormat = typer.Option(
-        CheckFormat.text, "--format",
+    format: Optional[CheckFormat] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.10
+        None, "--format", show_default=False,
         help="text (a table), json (a stable list of {kind, doc_id, path, detail}) or "
-        "github (::error annotations).",
+        "github (::error annotations); default: text.",
     ),
     diff: bool = typer.Option(
         False, "--diff",
@@ -44,6 +46,7 @@ def check_cmd(
     from regauto.reconcile import report as rep
     from regauto.reconcile.reconciler import Reconciler
 
+    format = chosen(format, CheckFormat)
     report = Reconciler(STATE.project()).check(diff=diff)
     if format == CheckFormat.json:
         sys.stdout.write(rep.to_json(report.drifts) + "\n")

@@ -6,12 +6,15 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 from rich.text import Text
 
 from regauto.cli.context import STATE, out
+from regauto.cli.options import chosen, command
 from regauto.errors import BadInputError, UsageError
+from regauto.project import Project
 from regauto.textout import json_text, shown
 
 
@@ -20,12 +23,18 @@ class Fmt(str, Enum):
     json = "json"
 
 
-def register(app: typer.Typer) -> None:
-    app.command("hash")(hash_cmd)
-    app.command("patch")(patch_cmd)
-    app.command("show")(show_cmd)
-    app.command("ls")(ls_cmd)
-    app.command("stats")(stats_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    for name, fn in (("show", show_cmd), ("ls", ls_cmd), ("stats", stats_cmd),
+                     ("hash", hash_cmd)):
+        command(app, name, fn, panel)
+
+
+def register_patch(app: typer.Typer, panel: str) -> None:
+    command(app, "patch", patch_cmd, panel)
+
+
+def _format_option() -> Any:
+    return typer.Option(None, "--format", show_default=False, help="text (default) or json.")
 
 
 def hash_cmd() -> int:
@@ -65,15 +74,17 @@ def patch_cmd(
 
 
 def show_cmd(
-    key: str = typer.Argument(..., help="A doc_id or a path."),
-    format: Fmt = typer.Option(Fmt.text, "--format", help="text or json."),
+    key: str = typer.Argument(
+        ..., metavar="DOC_ID|PATH", help="A doc_id, or a path relative to the current folder."),
+    format: Optional[Fmt] = _format_option(),  # noqa: UP045 - typer needs Optional on 3.10
 ) -> int:
     """Show one registry record by doc_id or path."""
+    format = chosen(format, Fmt)
     from regauto.registry import reader
 
     project = STATE.project()
     r = reader.open_reader(project)
-    recs = r.find(key)
+    recs = r.find(_registry_key(project, key))
     if not recs:
         raise UsageError(f"{key}: no such doc_id or path in the registry")
     if format == Fmt.json:
@@ -90,11 +101,26 @@ def show_cmd(
     return 0
 
 
+def _registry_key(project: Project, key: str) -> str:
+    """A doc_id as given; a path relative to the current folder, as git reads one (the
+    registry's own form when the current folder is outside the repository: ``--root``)."""
+    from regauto.docid import DOC_ID_RE
+
+    if DOC_ID_RE.match(key):
+        return key
+    try:
+        return project.rel(key)
+    except BadInputError:
+        return key
+
+
 def ls_cmd(
-    format: Fmt = typer.Option(Fmt.text, "--format", help="text or json."),
-    role: str = typer.Option(None, "--role", help="Only records with this role."),
+    format: Optional[Fmt] = _format_option(),  # noqa: UP045
+    role: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--role", help="Only records with this role."),
 ) -> int:
     """List the registry's records."""
+    format = chosen(format, Fmt)
     from regauto.registry import reader
 
     recs = sorted(reader.open_reader(STATE.project()).all_records(),
@@ -116,8 +142,9 @@ def ls_cmd(
     return 0
 
 
-def stats_cmd(format: Fmt = typer.Option(Fmt.text, "--format", help="text or json.")) -> int:
+def stats_cmd(format: Optional[Fmt] = _format_option()) -> int:  # noqa: UP045
     """Writer and queue statistics."""
+    format = chosen(format, Fmt)
     from regauto.registry import reader, writer_stats
 
     project = STATE.project()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 
 from regauto.cli.context import STATE, say
+from regauto.cli.options import command
 
 
-def register(app: typer.Typer) -> None:
-    app.command("trust")(trust_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    command(app, "trust", trust_cmd, panel)
 
 
 def trust_cmd() -> int:

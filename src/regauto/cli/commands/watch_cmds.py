@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from regauto.cli.context import STATE, say
+from regauto.cli.options import command, group
 
 daemon_app = typer.Typer(
     name="daemon", help="Run the watcher in the background: start, stop, status.",
@@ -18,12 +19,13 @@ daemon_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    app.command("watch")(watch_cmd)
-    daemon_app.command("start")(start_cmd)
-    daemon_app.command("stop")(stop_cmd)
-    daemon_app.command("status")(status_cmd)
-    app.add_typer(daemon_app, name="daemon")
+def register(app: typer.Typer, panel: str) -> None:
+    command(app, "watch", watch_cmd, panel)
+    group(daemon_app)
+    command(daemon_app, "start", start_cmd)
+    command(daemon_app, "stop", stop_cmd)
+    command(daemon_app, "status", status_cmd)
+    app.add_typer(daemon_app, name="daemon", rich_help_panel=panel)
 
 
 def _log(msg: str) -> None:
