@@ -463,6 +463,8 @@ class Pipeline:
         if isinstance(self.contents.get(path), DiskFile):
             self._pending[path] = doc  # written by a disk job, next to its extraction
             return
+        if not self.worktree.guard.reachable(path):
+            return  # staged below what is now a symlinked folder: never written through
         try:
             disk_jobs.write_header(self.project.root / path, kind, doc,
                                    lambda: self._suppress_pair(path, path),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from regauto import git
+from regauto import git, pathguard
 from regauto.config import Config
 
 MODE_FILE = "100644"
@@ -81,6 +81,8 @@ class DiskFile:
 
     @property
     def data(self) -> bytes:
+        if not pathguard.PathGuard(self.root).reachable(self.path):
+            return b""
         try:
             return read_regular(self.root / self.path)[0]
         except (FileNotFoundError, Skipped):
@@ -101,25 +103,14 @@ class Skipped(Exception):
     """The path exists but is not a document (FIFO, socket, device, directory)."""
 
 
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-
-
 def read_regular(full: Path) -> tuple[bytes, int]:
     """Content and ``st_mode`` of a regular file.  Never follows a symlink and never blocks
     on a FIFO, even one swapped in after the caller's ``lstat``: raises ``Skipped`` for
     anything but a regular file, ``FileNotFoundError`` when it is gone."""
     try:
-        fd = os.open(full, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(full) from None
-    except OSError as e:  # ELOOP: a symlink; ENXIO: a FIFO without writer, a socket
+        return pathguard.read_regular(full)
+    except pathguard.NotRegular as e:
         raise Skipped(f"not a regular file ({e.strerror or e})") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise Skipped("not a regular file")
-        return f.read(), st.st_mode
 
 
 class Source(Protocol):
@@ -138,11 +129,16 @@ class Source(Protocol):
 class WorkTree:
     name = "worktree"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, guard: pathguard.PathGuard | None = None) -> None:
         self.root = root
+        self.guard = guard or pathguard.PathGuard(root)
         self.skipped: dict[str, str] = {}
 
     def read(self, path: str) -> FileContent | None:
+        """The document at ``path``; None when absent, or not reachable without following
+        a symlinked folder (git lists the symlink itself, never a path below it)."""
+        if not self.guard.reachable(path):
+            return None
         full = self.root / path
         try:
             st = os.lstat(full)
@@ -182,7 +178,7 @@ class WorkTree:
             raise Skipped("a directory") from None
 
     def exists(self, path: str) -> bool:
-        return os.path.lexists(self.root / path)
+        return self.guard.reachable(path) and os.path.lexists(self.root / path)
 
 
 class Index:

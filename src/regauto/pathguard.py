@@ -1,0 +1,159 @@
+"""The path guard: which repository paths regauto may read or write, and how.
+
+A path is used only when it is normalised, has no ``.git`` component (at any depth), is not
+inside a reserved folder (the state dir, the registry folder) and every folder on the way is
+a real directory: a symlinked folder (``src_vendor -> /elsewhere``) is a symlink entry, as
+git records it, and nothing below it is a document.  The last component is opened with
+``O_NOFOLLOW``, so a symlink is never read or written through either.
+
+Folders are ``lstat``ed once per guard (one guard per run): a batch of 100k files in 2k
+folders costs 2k ``lstat`` calls, not one per file and component.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+from regauto.errors import BadInputError
+
+NAME_MAX = 255  # bytes in one file name on the common Linux and macOS file systems
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+class NotRegular(OSError):
+    """The path is a symlink, folder, FIFO, socket or device, not a regular file."""
+
+
+def lexical_problem(rel: str) -> str | None:
+    """Why ``rel`` is not a usable repository path by its spelling alone, or None."""
+    if not rel or "\0" in rel:
+        return "empty path or NUL in path"
+    if rel.startswith("/") or os.path.isabs(rel):
+        return f"{rel!r} is absolute; paths must be relative to the repository"
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return f"{rel!r} is not normalised or leaves the repository"
+    if ".git" in parts:
+        return f"{rel!r} is inside .git"
+    return None
+
+
+class PathGuard:
+    """The checks for paths below ``root``; ``reserved``: repository-relative folders
+    regauto keeps for itself (never a document, never written as one)."""
+
+    def __init__(self, root: Path, reserved: Iterable[str] = ()) -> None:
+        self.root = root
+        self._root = os.fspath(root)
+        self.reserved = tuple(r.strip("/") + "/" for r in reserved if r.strip("/"))
+        self._folders: dict[str, bool] = {"": True}
+
+    def folder_ok(self, rel_dir: str) -> bool:
+        """Is every component of ``rel_dir`` an existing real folder (not a symlink)?"""
+        hit = self._folders.get(rel_dir)
+        if hit is None:
+            head = rel_dir.rpartition("/")[0]
+            hit = self.folder_ok(head)
+            if hit:
+                try:
+                    hit = stat.S_ISDIR(os.lstat(os.path.join(self._root, rel_dir)).st_mode)
+                except OSError:
+                    hit = False
+            self._folders[rel_dir] = hit
+        return hit
+
+    def problem(self, rel: str) -> str | None:
+        """Why regauto must not use ``rel`` (None: it may; the path need not exist)."""
+        why = lexical_problem(rel)
+        if why is not None:
+            return why
+        if (rel + "/").startswith(self.reserved):
+            return f"{rel!r} is inside a folder regauto keeps for itself"
+        head = rel.rpartition("/")[0]
+        if not self.folder_ok(head):
+            return f"{head!r} is not a folder of the repository (a symlink, a file or absent)"
+        return None
+
+    def reachable(self, rel: str) -> bool:
+        return self.problem(rel) is None
+
+    def checked(self, rel: str, what: str) -> Path:
+        """The absolute path of ``rel``; ``BadInputError`` naming ``what`` when refused."""
+        why = self.problem(rel)
+        if why is not None:
+            raise BadInputError(f"{what}: {why}")
+        return self.root / rel
+
+    def forget(self, rel_dir: str) -> None:
+        """Drop what is known of ``rel_dir`` and below (after creating or removing it)."""
+        pre = rel_dir + "/"
+        for d in [d for d in self._folders if d == rel_dir or d.startswith(pre)]:
+            del self._folders[d]
+
+
+def read_regular(full: str | os.PathLike[str]) -> tuple[bytes, int]:
+    """Content and ``st_mode`` of a regular file, never following a symlink in the last
+    component and never blocking on a FIFO.  ``FileNotFoundError`` when it is absent,
+    ``NotRegular`` for anything else."""
+    try:
+        fd = os.open(full, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(errno.ENOENT, "no such file", os.fspath(full)) from None
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR, errno.EMLINK):
+            # ELOOP (EMLINK on FreeBSD): a symlink; ENXIO: a FIFO or socket; EISDIR.
+            raise NotRegular(e.errno, _what(e.errno), os.fspath(full)) from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(errno.EINVAL, _kind(st.st_mode), os.fspath(full))
+        return f.read(), st.st_mode
+
+
+def _what(err: int) -> str:
+    return {errno.ELOOP: "a symlink", errno.EMLINK: "a symlink",
+            errno.EISDIR: "a folder"}.get(err, "not a regular file")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def regular_or_absent(path: Path, what: str) -> os.stat_result | None:
+    """``lstat`` of a file regauto owns (a shard, ``meta.json``): None when absent;
+    ``BadInputError`` naming it when it is anything but a regular file."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInputError(f"{path}: {what} is {_kind(st.st_mode)}; it must be a regular file "
+                            "inside the repository")
+    return st
+
+
+def check_folder(root: Path, rel: str, what: str) -> None:
+    """Every existing component of ``root/rel`` must be a real folder: a symlink or a file
+    there is a ``BadInputError`` naming it (an absent tail is fine: it is created later)."""
+    cur = root
+    for part in rel.strip("/").split("/"):
+        cur = cur / part
+        try:
+            mode = os.lstat(cur).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if not stat.S_ISDIR(mode):
+            raise BadInputError(f"{cur}: {what} is {_kind(mode)}; it must be a folder "
+                                "inside the repository")
