@@ -51,21 +51,29 @@ class PathGuard:
         self.root = root
         self._root = os.fspath(root)
         self.reserved = tuple(r.strip("/") + "/" for r in reserved if r.strip("/"))
-        self._folders: dict[str, bool] = {"": True}
+        self._folders: dict[str, str] = {"": ""}  # folder -> why it is unusable ("": it is not)
+
+    def folder_problem(self, rel_dir: str) -> str:
+        """Why ``rel_dir`` is not an existing real folder of the repository ("": it is)."""
+        why = self._folders.get(rel_dir)
+        if why is None:
+            head = rel_dir.rpartition("/")[0]
+            why = self.folder_problem(head)
+            if not why:
+                try:
+                    mode = os.lstat(os.path.join(self._root, rel_dir)).st_mode
+                except OSError:
+                    mode = 0
+                if stat.S_ISLNK(mode):
+                    why = (f"{rel_dir!r} is a symlinked folder; regauto never follows one "
+                           "(it may lead outside the repository)")
+                elif not stat.S_ISDIR(mode):
+                    why = f"the folder {rel_dir!r} does not exist"
+            self._folders[rel_dir] = why
+        return why
 
     def folder_ok(self, rel_dir: str) -> bool:
-        """Is every component of ``rel_dir`` an existing real folder (not a symlink)?"""
-        hit = self._folders.get(rel_dir)
-        if hit is None:
-            head = rel_dir.rpartition("/")[0]
-            hit = self.folder_ok(head)
-            if hit:
-                try:
-                    hit = stat.S_ISDIR(os.lstat(os.path.join(self._root, rel_dir)).st_mode)
-                except OSError:
-                    hit = False
-            self._folders[rel_dir] = hit
-        return hit
+        return not self.folder_problem(rel_dir)
 
     def problem(self, rel: str) -> str | None:
         """Why regauto must not use ``rel`` (None: it may; the path need not exist)."""
@@ -74,10 +82,7 @@ class PathGuard:
             return why
         if (rel + "/").startswith(self.reserved):
             return f"{rel!r} is inside a folder regauto keeps for itself"
-        head = rel.rpartition("/")[0]
-        if not self.folder_ok(head):
-            return f"{head!r} is not a folder of the repository (a symlink, a file or absent)"
-        return None
+        return self.folder_problem(rel.rpartition("/")[0]) or None
 
     def reachable(self, rel: str) -> bool:
         return self.problem(rel) is None
