@@ -149,6 +149,18 @@ def regular_or_absent(path: Path, what: str) -> os.stat_result | None:
     return st
 
 
+def read_owned(path: Path, what: str) -> bytes | None:
+    """The bytes of a file regauto owns (a shard, ``meta.json``): None when absent;
+    ``BadInputError`` naming it when it is a symlink, a folder or another odd file."""
+    try:
+        return read_regular(path)[0]
+    except FileNotFoundError:
+        return None
+    except NotRegular as e:
+        raise BadInputError(f"{path}: {what} is {e.strerror}; it must be a regular file "
+                            "inside the repository") from None
+
+
 def check_folder(root: Path, rel: str, what: str) -> None:
     """Every existing component of ``root/rel`` must be a real folder: a symlink or a file
     there is a ``BadInputError`` naming it (an absent tail is fine: it is created later)."""
