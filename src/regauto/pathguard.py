@@ -23,6 +23,7 @@ from regauto.errors import BadInputError
 NAME_MAX = 255  # bytes in one file name on the common Linux and macOS file systems
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_ABSENT = " does not exist"  # how a missing folder's reason ends (see ``problem``)
 
 
 class NotRegular(OSError):
@@ -68,21 +69,25 @@ class PathGuard:
                     why = (f"{rel_dir!r} is a symlinked folder; regauto never follows one "
                            "(it may lead outside the repository)")
                 elif not stat.S_ISDIR(mode):
-                    why = f"the folder {rel_dir!r} does not exist"
+                    why = f"the folder {rel_dir!r}{_ABSENT}"
             self._folders[rel_dir] = why
         return why
 
     def folder_ok(self, rel_dir: str) -> bool:
         return not self.folder_problem(rel_dir)
 
-    def problem(self, rel: str) -> str | None:
-        """Why regauto must not use ``rel`` (None: it may; the path need not exist)."""
+    def problem(self, rel: str, *, creating: bool = False) -> str | None:
+        """Why regauto must not use ``rel`` (None: it may; the path need not exist).
+        ``creating``: folders on the way may be absent too (the caller creates them)."""
         why = lexical_problem(rel)
         if why is not None:
             return why
         if (rel + "/").startswith(self.reserved):
             return f"{rel!r} is inside a folder regauto keeps for itself"
-        return self.folder_problem(rel.rpartition("/")[0]) or None
+        why = self.folder_problem(rel.rpartition("/")[0])
+        if not why or (creating and why.endswith(_ABSENT)):
+            return None
+        return why
 
     def reachable(self, rel: str) -> bool:
         return self.problem(rel) is None
