@@ -88,13 +88,17 @@ class Project:
 def _refuse_unconfigured_top(top: Path, cfg: config_mod.Config) -> None:
     """``/`` or the home folder is a regauto repository only with a config of its own:
     anything else would walk the whole file system and leave a state dir there."""
+    if cfg.source != "defaults" or not (top == Path(top.anchor) or top == _home()):
+        return
+    raise UsageError(f"{top}: not a regauto repository (no regauto.toml); regauto does "
+                     "not scan the whole file system or home folder")
+
+
+def _home() -> Path | None:
     try:
-        home = Path.home().resolve()
+        return Path.home().resolve()
     except (RuntimeError, KeyError):
-        home = None
-    if cfg.source == "defaults" and (top == Path(top.anchor) or top == home):
-        raise UsageError(f"{top}: not a regauto repository (no regauto.toml); regauto does "
-                         "not scan the whole file system or home folder")
+        return None
 
 
 def check_rel(rel: str, *, what: str = "path") -> str:
