@@ -32,6 +32,9 @@ class NotRegular(OSError):
 
 def lexical_problem(rel: str) -> str | None:
     """Why ``rel`` is not a usable repository path by its spelling alone, or None."""
+    if (rel and "/." not in rel and "//" not in rel and "\0" not in rel
+            and rel[0] not in "/." and rel[-1] != "/" and not os.path.isabs(rel)):
+        return None  # no component starts with a dot: the common case, checked fast
     if not rel or "\0" in rel:
         return "empty path or NUL in path"
     if rel.startswith("/") or os.path.isabs(rel):

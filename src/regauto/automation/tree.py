@@ -9,9 +9,9 @@ byte-identical registries.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,20 +140,21 @@ class WorkTree:
         if not self.guard.reachable(path):
             return None
         full = self.root / path
+        if not pathguard.O_NOFOLLOW and os.path.islink(full):  # no O_NOFOLLOW (Windows)
+            return FileContent(path, os.fsencode(os.readlink(full)), MODE_LINK)
         try:
-            st = os.lstat(full)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            # Recorded as git records it: the link text is the content; never followed.
-            target = os.readlink(full)
-            return FileContent(path, os.fsencode(target), MODE_LINK)
-        if not stat.S_ISREG(st.st_mode):
-            raise Skipped("not a regular file")
-        try:
-            data, st_mode = read_regular(full)
+            data, st_mode = pathguard.read_regular(full)  # one open, no lstat before it
         except FileNotFoundError:
             return None
+        except pathguard.NotRegular as e:
+            if e.errno not in (errno.ELOOP, errno.EMLINK):
+                raise Skipped("not a regular file") from None
+            try:  # a symlink, recorded as git records it: the link text is the content
+                return FileContent(path, os.fsencode(os.readlink(full)), MODE_LINK)
+            except FileNotFoundError:
+                return None
+            except OSError:  # replaced by a regular file since: read it next time
+                raise Skipped("changed while it was read") from None
         return FileContent(path, data, MODE_EXEC if st_mode & 0o111 else MODE_FILE)
 
     def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
