@@ -185,3 +185,15 @@ def test_generator_output_below_a_symlinked_folder_is_refused(
     r = run_regauto("fix", cwd=git_repo)
     assert r.returncode == 2 and "out" in r.stderr, r.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+@needs_symlinks
+def test_symlinked_state_folder_outside_git_is_never_written(tmp_path: Path) -> None:
+    folder, elsewhere = tmp_path / "plain", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "regauto.toml").write_text('registry = "reg"\n')
+    (folder / "a.txt").write_text("a\n")
+    (folder / ".regauto").symlink_to(elsewhere)  # where the state lives outside git
+    _one_error_line(run_regauto("sync", "a.txt", cwd=folder), ".regauto")
+    assert list(elsewhere.iterdir()) == []
