@@ -76,9 +76,6 @@ class PathGuard:
             self._folders[rel_dir] = why
         return why
 
-    def folder_ok(self, rel_dir: str) -> bool:
-        return not self.folder_problem(rel_dir)
-
     def problem(self, rel: str, *, creating: bool = False) -> str | None:
         """Why regauto must not use ``rel`` (None: it may; the path need not exist).
         ``creating``: folders on the way may be absent too (the caller creates them)."""
@@ -94,19 +91,6 @@ class PathGuard:
 
     def reachable(self, rel: str) -> bool:
         return self.problem(rel) is None
-
-    def checked(self, rel: str, what: str) -> Path:
-        """The absolute path of ``rel``; ``BadInputError`` naming ``what`` when refused."""
-        why = self.problem(rel)
-        if why is not None:
-            raise BadInputError(f"{what}: {why}")
-        return self.root / rel
-
-    def forget(self, rel_dir: str) -> None:
-        """Drop what is known of ``rel_dir`` and below (after creating or removing it)."""
-        pre = rel_dir + "/"
-        for d in [d for d in self._folders if d == rel_dir or d.startswith(pre)]:
-            del self._folders[d]
 
 
 def read_regular(full: str | os.PathLike[str]) -> tuple[bytes, int]:
