@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regauto import config as config_mod
-from regauto import git
+from regauto import git, pathguard
 from regauto.errors import BadInputError, UsageError
 from regauto.textout import shown
+
+STATE_REL = ".regauto/state"  # the state dir outside git
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,25 @@ class Project:
             state = git_dir / "regauto"
         else:
             top, git_dir = start, None
-            state = start / ".regauto" / "state"
+            state = start / STATE_REL
         if config_path is not None and not config_path.is_absolute():
             config_path = Path.cwd() / config_path
         cfg = config_mod.load(top, config_path)
+        _refuse_unconfigured_top(top, cfg)
+        # Never written through a symlink: the registry folder (and outside git the state
+        # dir) must be real folders of the repository, or absent.
+        pathguard.check_folder(top, cfg.registry, "the registry path")
+        if git_dir is None:
+            pathguard.check_folder(top, STATE_REL, "the state path")
         return cls(top, git_dir, state, cfg)
+
+    def guard(self) -> pathguard.PathGuard:
+        """A path guard for this repository (one per run: it caches folder checks) that
+        keeps the registry folder and the state dir out of reach."""
+        reserved = [self.config.registry]
+        if self.state_dir.is_relative_to(self.root):
+            reserved.append(self.state_dir.relative_to(self.root).as_posix())
+        return pathguard.PathGuard(self.root, reserved)
 
     def rel(self, path: str | os.PathLike[str]) -> str:
         """``path`` (absolute, or relative to the current directory) as a checked repo path."""
@@ -67,6 +83,22 @@ class Project:
         except ValueError:
             raise BadInputError(f"{path}: outside the repository {self.root}") from None
         return check_rel(rel, what=str(path))
+
+
+def _refuse_unconfigured_top(top: Path, cfg: config_mod.Config) -> None:
+    """``/`` or the home folder is a regauto repository only with a config of its own:
+    anything else would walk the whole file system and leave a state dir there."""
+    if cfg.source != "defaults" or not (top == Path(top.anchor) or top == _home()):
+        return
+    raise UsageError(f"{top}: not a regauto repository (no regauto.toml); regauto does "
+                     "not scan the whole file system or home folder")
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError):
+        return None
 
 
 def check_rel(rel: str, *, what: str = "path") -> str:

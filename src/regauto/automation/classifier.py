@@ -140,6 +140,11 @@ def _tags(name: str, read_head: Callable[[], bytes], *, executable: bool) -> tup
             tags |= identify.tags_from_interpreter(shebang[0])
     if not tags & identify.ENCODING_TAGS:
         tags.add(identify.TEXT if identify.is_text(io.BytesIO(read_head())) else identify.BINARY)
+    elif identify.TEXT in tags and b"\0" in read_head()[:1024]:
+        # Named like text but is not (a NUL byte, git's own test): tagged binary, so it is
+        # never edited as text (no header written into it).  The first KiB, as identify
+        # looks at.
+        tags = (tags - {identify.TEXT}) | {identify.BINARY}
     return tuple(sorted(tags))
 
 

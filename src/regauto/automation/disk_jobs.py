@@ -25,6 +25,7 @@ from regauto import git
 from regauto.automation import classifier, descriptor_extractor, headers
 from regauto.automation.tree import Skipped, WorkTree, read_regular
 from regauto.events.suppression_manager import SuppressionManager
+from regauto.pathguard import PathGuard
 
 PARALLEL_MIN = 400  # below this a pool costs more than it saves
 CHUNK = 32  # files per task: small enough that a suppression made at its start still holds
@@ -77,10 +78,10 @@ class Scanned:
     skipped: str = ""
 
 
-def scan_one(root: Path, path: str) -> Scanned:
+def scan_one(tree: WorkTree, path: str) -> Scanned:
     """Read a file once: its hash, size, classification and header claim."""
     try:
-        c = WorkTree(root).read_document(path)
+        c = tree.read_document(path)
     except Skipped as e:
         return Scanned(path, skipped=str(e))
     if c is None:
@@ -95,7 +96,8 @@ def scan_one(root: Path, path: str) -> Scanned:
 
 
 def _scan_chunk(root: Path, paths: list[str]) -> list[Scanned]:
-    return [scan_one(root, p) for p in paths]
+    tree = WorkTree(root)  # one path guard per chunk: each folder is checked once
+    return [scan_one(tree, p) for p in paths]
 
 
 def scan_all(root: Path, paths: list[str]) -> Iterator[Scanned]:
@@ -190,10 +192,15 @@ def run_chunk(ctx: Context, jobs: list[Job]) -> list[Done]:
     if writes:  # one transaction per chunk, made just before its writes
         _suppressor(ctx.state_dir, os.getpid()).suppress_many(writes, ttl_ms=ctx.suppress_ms)
         tmp = temp_dir(ctx.state_dir)
-    return [run_one(ctx, j, tmp) for j in jobs]
+    guard = PathGuard(ctx.root)
+    return [run_one(ctx, j, tmp, guard) for j in jobs]
 
 
-def run_one(ctx: Context, job: Job, tmp_dir: Path | None = None) -> Done:
+def run_one(ctx: Context, job: Job, tmp_dir: Path | None = None,
+            guard: PathGuard | None = None) -> Done:
+    why = (guard or PathGuard(ctx.root)).problem(job.path)
+    if why is not None:  # a folder on the way became a symlink since the scan
+        return Done(job.path, error=f"changed during sync: {why}")
     full = ctx.root / job.path
     try:
         if job.header is not None:

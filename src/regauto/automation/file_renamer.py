@@ -23,6 +23,7 @@ from typing import Any
 
 from regauto import docid
 from regauto.errors import BadInputError
+from regauto.pathguard import NAME_MAX, PathGuard
 
 NEVER_RENAME_PATTERNS: tuple[str, ...] = (
     "README*", "LICENSE*", "CHANGELOG*", "CONTRIBUTING*", "__init__.py", "__main__.py",
@@ -30,6 +31,7 @@ NEVER_RENAME_PATTERNS: tuple[str, ...] = (
 )
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
+_PREFIX_BYTES = 17  # "<16 digits>_"
 
 
 class RenameError(BadInputError):
@@ -54,6 +56,16 @@ def never_renamed(rel_path: str) -> bool:
         if pattern.endswith("*") and stem == pattern[:-1].lower():
             return True
     return False
+
+
+def prefix_fits(rel_path: str) -> bool:
+    """Does the prefixed name fit in one file name (``NAME_MAX`` bytes)?  A name that does
+    not stays in registry mode: a rename that can never happen (``ENAMETOOLONG``) would be a
+    drift no ``fix`` repairs."""
+    name = rel_path.rpartition("/")[2]
+    if docid.claimed_by_name(name) is not None:
+        return True  # prefixed already: a new prefix keeps the length
+    return len(name.encode("utf-8", "surrogateescape")) + _PREFIX_BYTES <= NAME_MAX
 
 
 def claimed_prefix_id(rel_path: str) -> str | None:
@@ -86,28 +98,22 @@ def rename(
     source, a missing destination folder or an existing destination.
     """
     what = f"cannot rename {src_rel!r} to {dst_rel!r}"
+    # Neither name may pass through a symlinked folder (or leave the repository): the last
+    # component is never resolved (it may be a symlink we move, as a link).
+    guard = PathGuard(root)
     for rel in (src_rel, dst_rel):
-        problem = _unsafe(rel)
+        problem = guard.problem(rel)
         if problem:
             raise RenameError(f"{what}: {problem}")
     if src_rel == dst_rel:
         return
     src, dst = root / src_rel, root / dst_rel
-    real_root = root.resolve()
-    for p in (src, dst):
-        # The last component is never resolved (it may be a symlink we move), but a
-        # symlinked folder on the way must not lead outside the repository.
-        parent = p.parent.resolve()
-        if parent != real_root and real_root not in parent.parents:
-            raise RenameError(f"{what}: {p.parent} leads outside the repository")
     try:
         mode = os.lstat(src).st_mode
     except FileNotFoundError:
         raise RenameError(f"{what}: the source does not exist") from None
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         raise RenameError(f"{what}: the source is not a regular file or symlink")
-    if not dst.parent.is_dir():
-        raise RenameError(f"{what}: the folder {dst.parent} does not exist")
     try:
         _rename_noreplace(src, dst, symlink=stat.S_ISLNK(mode))
     except FileExistsError:
@@ -116,19 +122,6 @@ def rename(
         raise RenameError(f"{what}: {e.strerror or e}") from None
     if on_rename is not None:
         on_rename(src_rel, dst_rel)
-
-
-def _unsafe(rel: str) -> str | None:
-    if not rel or "\0" in rel:
-        return "empty path or NUL in path"
-    if rel.startswith("/") or os.path.isabs(rel):
-        return f"{rel!r} is absolute; paths must be relative to the repository"
-    parts = rel.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        return f"{rel!r} is not normalised or leaves the repository"
-    if ".git" in parts:
-        return f"{rel!r} is inside .git"
-    return None
 
 
 def _rename_noreplace(src: Path, dst: Path, *, symlink: bool) -> None:

@@ -363,9 +363,10 @@ class Pipeline:
     def _mode_for(self, c: Content, cls: classifier.Classification, wanted: str | None,
                   rename: bool | None) -> str:
         mode = wanted or "registry"
-        if c.symlink or cls.kind in ("binary", "symlink"):
+        if c.symlink or cls.kind in ("binary", "symlink") or "binary" in cls.tags:
             return "registry"
-        if mode == "prefix" and (rename is False or file_renamer.never_renamed(c.path)):
+        if mode == "prefix" and (rename is False or file_renamer.never_renamed(c.path)
+                              or not file_renamer.prefix_fits(c.path)):
             return "registry"
         if mode == "header" and (headers.comment_style(cls.kind) is None or
                                  c.size > self.config.max_file_bytes):
@@ -468,6 +469,8 @@ class Pipeline:
         if isinstance(self.contents.get(path), DiskFile):
             self._pending[path] = doc  # written by a disk job, next to its extraction
             return
+        if not self.worktree.guard.reachable(path):
+            return  # staged below what is now a symlinked folder: never written through
         try:
             disk_jobs.write_header(self.project.root / path, kind, doc,
                                    lambda: self._suppress_pair(path, path),

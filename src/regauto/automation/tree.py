@@ -9,15 +9,15 @@ byte-identical registries.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from regauto import git
+from regauto import git, pathguard
 from regauto.config import Config
 
 MODE_FILE = "100644"
@@ -81,6 +81,8 @@ class DiskFile:
 
     @property
     def data(self) -> bytes:
+        if not pathguard.PathGuard(self.root).reachable(self.path):
+            return b""
         try:
             return read_regular(self.root / self.path)[0]
         except (FileNotFoundError, Skipped):
@@ -101,25 +103,14 @@ class Skipped(Exception):
     """The path exists but is not a document (FIFO, socket, device, directory)."""
 
 
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-
-
 def read_regular(full: Path) -> tuple[bytes, int]:
     """Content and ``st_mode`` of a regular file.  Never follows a symlink and never blocks
     on a FIFO, even one swapped in after the caller's ``lstat``: raises ``Skipped`` for
     anything but a regular file, ``FileNotFoundError`` when it is gone."""
     try:
-        fd = os.open(full, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(full) from None
-    except OSError as e:  # ELOOP: a symlink; ENXIO: a FIFO without writer, a socket
+        return pathguard.read_regular(full)
+    except pathguard.NotRegular as e:
         raise Skipped(f"not a regular file ({e.strerror or e})") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise Skipped("not a regular file")
-        return f.read(), st.st_mode
 
 
 class Source(Protocol):
@@ -138,26 +129,32 @@ class Source(Protocol):
 class WorkTree:
     name = "worktree"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, guard: pathguard.PathGuard | None = None) -> None:
         self.root = root
+        self.guard = guard or pathguard.PathGuard(root)
         self.skipped: dict[str, str] = {}
 
     def read(self, path: str) -> FileContent | None:
-        full = self.root / path
-        try:
-            st = os.lstat(full)
-        except (FileNotFoundError, NotADirectoryError):
+        """The document at ``path``; None when absent, or not reachable without following
+        a symlinked folder (git lists the symlink itself, never a path below it)."""
+        if not self.guard.reachable(path):
             return None
-        if stat.S_ISLNK(st.st_mode):
-            # Recorded as git records it: the link text is the content; never followed.
-            target = os.readlink(full)
-            return FileContent(path, os.fsencode(target), MODE_LINK)
-        if not stat.S_ISREG(st.st_mode):
-            raise Skipped("not a regular file")
+        full = self.root / path
+        if not pathguard.O_NOFOLLOW and os.path.islink(full):  # no O_NOFOLLOW (Windows)
+            return FileContent(path, os.fsencode(os.readlink(full)), MODE_LINK)
         try:
-            data, st_mode = read_regular(full)
+            data, st_mode = pathguard.read_regular(full)  # one open, no lstat before it
         except FileNotFoundError:
             return None
+        except pathguard.NotRegular as e:
+            if e.errno not in (errno.ELOOP, errno.EMLINK):
+                raise Skipped("not a regular file") from None
+            try:  # a symlink, recorded as git records it: the link text is the content
+                return FileContent(path, os.fsencode(os.readlink(full)), MODE_LINK)
+            except FileNotFoundError:
+                return None
+            except OSError:  # replaced by a regular file since: read it next time
+                raise Skipped("changed while it was read") from None
         return FileContent(path, data, MODE_EXEC if st_mode & 0o111 else MODE_FILE)
 
     def read_many(self, paths: list[str]) -> dict[str, FileContent | None]:
@@ -182,7 +179,7 @@ class WorkTree:
             raise Skipped("a directory") from None
 
     def exists(self, path: str) -> bool:
-        return os.path.lexists(self.root / path)
+        return self.guard.reachable(path) and os.path.lexists(self.root / path)
 
 
 class Index:

@@ -50,6 +50,7 @@ from regauto.generators import custom, marker, trust
 from regauto.generators.builtins import BUILTINS
 from regauto.generators.custom import GeneratorError
 from regauto.generators.inputs import InputHasher, Inputs
+from regauto.pathguard import NotRegular, read_regular
 from regauto.project import Project
 from regauto.registry.reader import Snapshot, open_reader
 from regauto.registry.records import Record, sort_key
@@ -160,9 +161,11 @@ class GeneratorOrchestrator:
             return OutputDrift(kind, gen.name, gen.output, detail)
 
         try:
-            data = (self.project.root / gen.output).read_bytes()
+            data, _ = read_regular(_checked_target(self.project, gen))
         except FileNotFoundError:
             return drift(STALE, "missing")
+        except NotRegular:
+            return drift(EDITED, "not a regular file: replaced by hand")
         except OSError as e:
             raise UsageError(f"{gen.output}: cannot read generated output: {e.strerror}") from None
         try:
@@ -256,7 +259,7 @@ def _write(project: Project, gen: Generator, text: str) -> bool:
     target = _checked_target(project, gen)
     data = text.encode("utf-8", "surrogateescape")
     try:
-        if target.read_bytes() == data:
+        if read_regular(target)[0] == data:
             return False
     except OSError:
         pass
@@ -279,16 +282,12 @@ def _write(project: Project, gen: Generator, text: str) -> bool:
 
 def _checked_target(project: Project, gen: Generator) -> Path:
     """The output's absolute path, refused if it would land in the registry or the state
-    dir, or leave the repository through a symlinked folder."""
-    target = project.root / gen.output
-    reg = project.registry_dir.resolve()
-    root = project.root.resolve()
-    parent = target.parent.resolve()
+    dir, pass through a symlinked folder or be a symlink itself (never written through)."""
     where = f"generator '{gen.name}': output {gen.output!r}"
-    if not parent.is_relative_to(root):
-        raise UsageError(f"{where} leads outside the repository (a symlinked folder)")
-    for inside in (reg, project.state_dir.resolve()):
-        full = parent / target.name
-        if full == inside or full.is_relative_to(inside):
-            raise UsageError(f"{where} is inside {inside}; choose another path")
+    why = project.guard().problem(gen.output, creating=True)
+    if why is not None:
+        raise UsageError(f"{where}: {why}; choose another path")
+    target = project.root / gen.output
+    if os.path.islink(target):
+        raise UsageError(f"{where} is a symlink; regauto never writes through one")
     return target

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from regauto.errors import RegistryFormatError
+from regauto.pathguard import read_owned, regular_or_absent
 from regauto.registry.records import META_NAME, META_TEXT, SHARD_RE, Record
 
 HASH_CACHE = "hash-cache.json"
@@ -248,16 +249,15 @@ class RegistryStore:
         dirty = False
         for name in self.files():
             p = self.dir / name
-            try:
-                st = p.stat()
-            except FileNotFoundError:
+            st = regular_or_absent(p, "registry file")
+            if st is None:
                 continue
             key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
             hit = cache.get(name)
             if hit is not None and hit[:4] == key:
                 out[name] = hit[4]
                 continue
-            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            digest = hashlib.sha256(read_owned(p, "registry file") or b"").hexdigest()
             cache[name] = [*key, digest]
             out[name] = digest
             dirty = True
@@ -305,9 +305,8 @@ class RegistryStore:
 
     # -- reading ---------------------------------------------------------------------------
     def read_text(self, name: str) -> str | None:
-        try:
-            data = (self.dir / name).read_bytes()
-        except FileNotFoundError:
+        data = read_owned(self.dir / name, "registry file")  # never through a symlink
+        if data is None:
             return None
         try:
             return data.decode("utf-8")
