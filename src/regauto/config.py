@@ -82,6 +82,9 @@ class Config:
     watch: WatchConfig = field(default_factory=WatchConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     source: str = "defaults"
+    # Not a key: the files the repository's toolchains name (toolchains.named_files), which
+    # prefix mode never renames; Project.open fills it in.
+    never_rename: tuple[str, ...] = ()
 
     def rule_for(self, path: str) -> Rule:
         """The effective rule for ``path``: the first matching rule over the defaults."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from regauto import config as config_mod
-from regauto import git
+from regauto import git, toolchains
 from regauto.errors import BadInputError, UsageError
 from regauto.textout import shown
 
@@ -26,6 +27,14 @@ class Project:
     @property
     def is_git(self) -> bool:
         return self.git_dir is not None
+
+    @property
+    def initialised(self) -> bool:
+        """``regauto init`` (or the user) has set this repository up: a ``regauto.toml``, a
+        ``[tool.regauto]`` section or a registry folder exists.  Without one, every command but
+        ``init`` refuses (issue 13): defaults alone must never rename or head files."""
+        # "meta.json" is registry.records.META_NAME (a lower layer cannot import it).
+        return self.config.source != "defaults" or (self.registry_dir / "meta.json").is_file()
 
     @classmethod
     def open(
@@ -55,6 +64,7 @@ class Project:
         if config_path is not None and not config_path.is_absolute():
             config_path = Path.cwd() / config_path
         cfg = config_mod.load(top, config_path)
+        cfg = dataclasses.replace(cfg, never_rename=toolchains.named_files(top))
         return cls(top, git_dir, state, cfg)
 
     def rel(self, path: str | os.PathLike[str]) -> str:

@@ -67,13 +67,18 @@ PARALLEL_MIN = 400
 class Action:
     """A change the pipeline made (or, when not mutating, would make) to a user's file."""
 
-    kind: str  # "rename" | "header"
+    kind: str  # "rename" | "header" | "reference" (a link in ``path`` re-pointed)
     path: str
     new_path: str
     doc_id: str
     done: bool
+    detail: str = ""  # reference: "LINE: OLD -> NEW"
 
     def describe(self) -> str:
+        if self.kind == "reference":
+            return (f"rewrote the reference {self.path}:{self.detail}" if self.done
+                    else f"{self.path}:{self.detail.split(' -> ')[0]} should become "
+                    f"{self.detail.split(' -> ')[-1]}")
         if self.kind == "rename":
             return f"renamed {self.path} -> {self.new_path}" if self.done else (
                 f"{self.path} should be renamed {self.new_path}")
@@ -176,6 +181,10 @@ class Pipeline:
                 self.writer, lambda base: self._compute(base, result),
                 attempts=self.config.cas_retries,
             )
+        if any(a.kind == "rename" for a in result.actions):
+            from regauto.automation import ref_follow
+
+            ref_follow.follow_renames(self, result)
         return result
 
     def _read(self, paths: list[str]) -> dict[str, Content | None]:
@@ -360,7 +369,9 @@ class Pipeline:
         mode = wanted or "registry"
         if c.symlink or cls.kind in ("binary", "symlink"):
             return "registry"
-        if mode == "prefix" and (rename is False or file_renamer.never_renamed(c.path)):
+        if mode == "prefix" and (
+            rename is False or file_renamer.never_renamed(c.path, self.config.never_rename)
+        ):
             return "registry"
         if mode == "header" and (headers.comment_style(cls.kind) is None or
                                  c.size > self.config.max_file_bytes):

@@ -187,7 +187,9 @@ def expected(config: Config, path: str, kind: str, tags: tuple[str, ...], size: 
     mode = rule.id_mode or "registry"
     if symlink or kind in ("binary", "symlink"):
         return "registry", role
-    if mode == "prefix" and (rule.rename is False or file_renamer.never_renamed(path)):
+    if mode == "prefix" and (
+        rule.rename is False or file_renamer.never_renamed(path, config.never_rename)
+    ):
         return "registry", role
     if mode == "header" and (headers.comment_style(kind) is None or size > config.max_file_bytes):
         return "registry", role

@@ -35,7 +35,7 @@ def init_cmd(
     """Starter config, empty registry, merge driver and hooks; safe to run again."""
     from regauto.automation.init import init
 
-    done = init(STATE.project(), hooks.value)
+    done = init(STATE.project(initialised=False), hooks.value)
     for line in done:
         say(line)
     if not done:
