@@ -116,6 +116,7 @@ def bucket(path: str) -> str:
 
 class Pipeline:
     describe = True  # extract descriptors (a dry run that only compares records may not)
+    follow_references = True  # re-point references to renamed files (not in a dry run)
 
     def __init__(
         self,
@@ -181,7 +182,7 @@ class Pipeline:
                 self.writer, lambda base: self._compute(base, result),
                 attempts=self.config.cas_retries,
             )
-        if any(a.kind == "rename" for a in result.actions):
+        if self.follow_references and any(a.kind == "rename" for a in result.actions):
             from regauto.automation import ref_follow
 
             ref_follow.follow_renames(self, result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from typing import Optional
 
 import typer
 
@@ -20,6 +21,11 @@ class CheckFormat(str, Enum):
     text = "text"
     json = "json"
     github = "github"
+
+
+class References(str, Enum):
+    moved = "moved"
+    all = "all"
 
 
 def register(app: typer.Typer) -> None:
@@ -38,13 +44,19 @@ def check_cmd(
         help="Also show the registry lines fix would change (a unified diff; on stderr "
         "unless the format is text).",
     ),
+    references: Optional[References] = typer.Option(  # noqa: UP045 - typer, Python 3.10
+        None, "--references",
+        help="broken_reference: moved (links to registered documents that moved; the "
+        "default, or [check] references) or all (also links to paths that exist nowhere).",
+    ),
 ) -> int:
     """Read-only: report every drift between the tree, the registry and the generated
     outputs; exit 1 if there is any."""
     from regauto.reconcile import report as rep
     from regauto.reconcile.reconciler import Reconciler
 
-    report = Reconciler(STATE.project()).check(diff=diff)
+    report = Reconciler(STATE.project()).check(
+        diff=diff, references=references.value if references else None)
     if format == CheckFormat.json:
         sys.stdout.write(rep.to_json(report.drifts) + "\n")
     elif format == CheckFormat.github:
