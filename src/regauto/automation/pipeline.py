@@ -182,7 +182,8 @@ class Pipeline:
                 self.writer, lambda base: self._compute(base, result),
                 attempts=self.config.cas_retries,
             )
-        if self.follow_references and any(a.kind == "rename" for a in result.actions):
+        if self.follow_references and any(a.kind == "rename" and a.done
+                                          for a in result.actions):
             from regauto.automation import ref_follow
 
             ref_follow.follow_renames(self, result)
