@@ -4,6 +4,8 @@ files toolchains name (never renamed), references re-pointed on rename, broken_r
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 from conftest import git, make_tree
@@ -60,7 +62,7 @@ def test_init_writes_rules_from_what_it_found(git_repo: Path) -> None:
         "gen/out.md": "# generated\n", ".gitattributes": "gen/** linguist-generated\n",
         "notes/todo.md": "# todo\n",
     })
-    (git_repo / ".regauto").rename(git_repo / "not-initialised")  # a fresh repository
+    shutil.rmtree(git_repo / ".regauto")  # a repository never set up
     proc = regauto(git_repo, "init")
     assert proc.returncode == 0, proc.stderr
     assert "found Sphinx + MyST (docs/conf.py; root document docs/start.rst)" in proc.stderr
@@ -165,3 +167,49 @@ def test_references_all_lists_links_to_paths_never_known(git_repo: Path) -> None
     assert proc.returncode == 1
     assert [(d["kind"], d["path"]) for d in json.loads(proc.stdout)] == [
         ("broken_reference", "a.md")]
+
+
+def _ids_out(text: str) -> str:
+    return re.sub(r"\d{16}", "ID", text)
+
+
+def test_sync_dry_run_is_what_sync_then_does(git_repo: Path) -> None:
+    make_tree(git_repo, {**ADR_TREE, "src/mod.py": "x = 1\n",
+                         "regauto.toml": ADR_TREE["regauto.toml"].replace(
+                             'match = "**/*"', 'match = "**/*.py"\nid_mode = "header"\n'
+                             '[[rules]]\nmatch = "**/*"')})
+    before = {p: (git_repo / p).read_bytes() for p in ADR_TREE}
+    text = regauto(git_repo, "sync", "--all", "--dry-run")
+    assert text.returncode == 0, text.stderr
+    plan = json.loads(regauto(git_repo, "sync", "--all", "--dry-run", "--format", "json").stdout)
+    assert {p: (git_repo / p).read_bytes() for p in ADR_TREE} == before
+    assert not list((git_repo / ".regauto/registry").glob("*.jsonl"))
+    assert [(r["path"], r["line"]) for r in plan["references"]] == [
+        ("README.md", 1), ("README.md", 3), ("docs/index.md", 3)]
+    assert [h["path"] for h in plan["headers"]] == ["src/mod.py"]
+    done = sync(git_repo, "--all").stderr.splitlines()
+    planned = sorted(_ids_out(ln) for ln in text.stdout.splitlines())
+    made = sorted(_ids_out(ln) for ln in done if not ln.startswith("registry updated"))
+    # the same registrations, renames, headers and rewrites, in the other tense
+    assert [ln.replace("would register", "registered") for ln in planned if "register" in ln] \
+        == [ln for ln in made if ln.startswith("registered")]
+    renamed = [ln for ln in made if ln.startswith("renamed ")]
+    assert renamed == [f"renamed {a} -> {b}" for a, _, b in
+                       (ln.partition(" should be renamed ") for ln in planned
+                        if " should be renamed " in ln)]
+    rewrote = [ln.removeprefix("rewrote the reference ") for ln in made if "rewrote" in ln]
+    assert rewrote == sorted(ln.replace(" should become ", " -> ").replace(": ", ": ", 1)
+                             for ln in planned if "should become" in ln)
+
+
+def test_init_closes_with_the_plan(git_repo: Path) -> None:
+    make_tree(git_repo, {"docs/adr/0001-use-x.md": "# X\n",
+                         "docs/index.md": "[x](adr/0001-use-x.md) [gone](nowhere.md)\n",
+                         "src/_vendor/v.py": "v = 1\n", "src/m.py": "m = 1\n"})
+    shutil.rmtree(git_repo / ".regauto")  # a repository never set up
+    proc = regauto(git_repo, "init")
+    assert ("`regauto sync --all` would register 6 file(s), head 1, rename 1, rewrite 1 "
+            "reference(s), and leave 1 vendored/generated/fixture file(s) untouched"
+            ) in proc.stderr
+    assert "`regauto sync --all --dry-run` lists every change" in proc.stderr
+    assert "1 reference(s) already point nowhere" in proc.stderr

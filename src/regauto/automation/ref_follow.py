@@ -14,6 +14,7 @@ from regauto.automation import ref_effects
 from regauto.automation.pipeline import Action, Pipeline, PipelineResult
 from regauto.automation.tree import WorkTree, list_documents
 from regauto.events.suppression_manager import SuppressionManager
+from regauto.registry.registry_writer_service import WriteResult
 
 NOT_REWRITTEN = ("references not rewritten: the file changed while regauto worked; "
                  "`regauto fix` repairs them")
@@ -49,9 +50,19 @@ def follow_renames(pipe: Pipeline, result: PipelineResult) -> None:
         result.updated.extend(more.updated)
         result.skipped.update(more.skipped)
         if more.write is not None and more.write.changed:
-            result.write = more.write
+            result.write = _both(result.write, more.write)
 
 
 def _action(rw: ref_effects.Rewrite, doc_of: dict[str, str], done: bool) -> Action:
     return Action("reference", rw.path, rw.path, doc_of.get(rw.new_target, ""), done,
                   f"{rw.line}: {rw.old} -> {rw.new}")
+
+
+def _both(first: WriteResult | None, then: WriteResult) -> WriteResult:
+    """The two writes of one run as one: from the first base to the last hash."""
+    if first is None or not first.changed:
+        return then
+    ids = tuple(dict.fromkeys(first.changed_ids + then.changed_ids))
+    return WriteResult(True, first.base_hash, then.new_hash,
+                       tuple(dict.fromkeys(first.shards_written + then.shards_written)),
+                       len(ids), first.bytes_written + then.bytes_written, ids)
