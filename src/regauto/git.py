@@ -339,3 +339,16 @@ def files_at(root: Path, wanted: list[tuple[str, str]]) -> list[bytes | None]:
         result.append(out[nl + 1 : nl + 1 + size] if header[1] == b"blob" else None)
         pos = nl + 1 + size + 1
     return result
+
+
+def files_mentioning(root: Path, words: list[str], pathspecs: list[str]) -> list[str] | None:
+    """Work-tree files (tracked, and untracked but not ignored) under ``pathspecs`` that
+    contain any of ``words`` as plain text: ``git grep``, many times faster than reading
+    them all.  None when git cannot tell (the caller reads the files itself)."""
+    args = ["grep", "-l", "-z", "-I", "-F", "--untracked", "--no-color"]
+    for w in words:
+        args += ["-e", w]
+    rc, out, _ = proc.run(("git", *args, "--", *pathspecs), cwd=root, check=False)
+    if rc not in (0, 1):
+        return None
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]

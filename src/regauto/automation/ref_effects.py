@@ -14,14 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-from regauto import toolchains
+from regauto import git, toolchains
 from regauto.automation import references
+from regauto.automation.tree import list_documents
 from regauto.config import Config
+from regauto.project import Project
+
+# Where references live (git pathspecs; ``*.md`` matches at any depth).
+PATHSPECS = [":(icase)*.md", ":(icase)*.markdown", ":(icase)*.rst", "mkdocs.yml",
+             "mkdocs.yaml"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,29 @@ def plan_file(path: str, data: bytes, moved: Mapping[str, str], srcdir: str = ""
     return FilePlan(path, data, after, rewrites)
 
 
+def names_of(moved: Iterable[str]) -> list[str]:
+    """What any reference to these paths contains: the file name without its suffix (a
+    Sphinx document name drops it), and its percent-encoded form where that differs."""
+    out: dict[str, None] = {}
+    for old in moved:
+        stem = posixpath.splitext(posixpath.basename(old))[0]
+        out[stem] = None
+        out[quote(stem)] = None
+    return list(out)
+
+
+def candidates(project: Project, moved: Iterable[str]) -> list[str]:
+    """The documents that may refer to ``moved``: those mentioning one of their names
+    (``git grep``), else every document that can hold references."""
+    words = names_of(moved)
+    if project.is_git and words:
+        found = git.files_mentioning(project.root, words, PATHSPECS)
+        if found is not None:
+            return found
+    docs = list_documents(project.root, project.config, project.is_git)
+    return [p for p in docs if references.can_refer(p)]
+
+
 def plan(root: Path, config: Config, candidates: Iterable[str], moved: Mapping[str, str],
          read: Callable[[str], bytes | None] | None = None) -> list[FilePlan]:
     """The rewrites ``moved`` (old path -> new path) calls for in ``candidates``.  A file
@@ -85,11 +116,12 @@ def plan(root: Path, config: Config, candidates: Iterable[str], moved: Mapping[s
     dirs = srcdirs(root)
     out = []
     renamed = dict(moved)
+    words = [w.encode("utf-8", "surrogateescape") for w in names_of(moved)]
     for path in sorted(set(candidates)):
         if not may_rewrite(config, path):
             continue
         data = read(path) if read is not None else _read(root / path)
-        if data is None:
+        if data is None or not any(w in data for w in words):
             continue
         fp = plan_file(path, data, renamed, srcdir_of(path, dirs))
         if fp.rewrites:

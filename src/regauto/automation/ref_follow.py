@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from regauto.automation import ref_effects
 from regauto.automation.pipeline import Action, Pipeline, PipelineResult
-from regauto.automation.tree import WorkTree, list_documents
+from regauto.automation.tree import WorkTree
 from regauto.events.suppression_manager import SuppressionManager
 from regauto.registry.registry_writer_service import WriteResult
 
@@ -25,8 +25,8 @@ def follow_renames(pipe: Pipeline, result: PipelineResult) -> None:
     renames = [a for a in result.actions if a.kind == "rename"]
     moved = {a.path: a.new_path for a in renames}
     doc_of = {a.new_path: a.doc_id for a in renames}
-    candidates = list_documents(project.root, project.config, project.is_git)
-    plans = ref_effects.plan(project.root, project.config, candidates, moved)
+    plans = ref_effects.plan(project.root, project.config,
+                             ref_effects.candidates(project, moved), moved)
     if not plans:
         return
     if not pipe.mutate:

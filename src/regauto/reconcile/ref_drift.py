@@ -74,8 +74,10 @@ def find(project: Project, moved: dict[str, str], *, all_refs: bool) -> Found:
         if file_renamer.claimed_prefix_id(p) is not None:
             by_dir.setdefault(posixpath.dirname(p), []).append(p)
     dirs = ref_effects.srcdirs(root)
+    # Only the files mentioning a moved file's name can refer to it, unless all are asked.
+    scan = set(docs) if all_refs else set(ref_effects.candidates(project, moved))
     for path in docs:
-        if not references.can_refer(path):
+        if path not in scan or not references.can_refer(path):
             continue
         try:
             data = (root / path).read_bytes()
