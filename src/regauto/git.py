@@ -341,11 +341,13 @@ def files_at(root: Path, wanted: list[tuple[str, str]]) -> list[bytes | None]:
     return result
 
 
-def files_mentioning(root: Path, words: list[str], pathspecs: list[str]) -> list[str] | None:
-    """Work-tree files (tracked, and untracked but not ignored) under ``pathspecs`` that
-    contain any of ``words`` as plain text: ``git grep``, many times faster than reading
-    them all.  None when git cannot tell (the caller reads the files itself)."""
-    args = ["grep", "-l", "-z", "-I", "-F", "--untracked", "--no-color"]
+def files_mentioning(root: Path, words: list[str], pathspecs: list[str], *,
+                     untracked: bool = True) -> list[str] | None:
+    """Work-tree files (tracked — in the index —, and with ``untracked`` those not ignored)
+    under ``pathspecs`` that contain any of ``words`` as plain text: ``git grep``, many times
+    faster than reading them all.  None when git cannot tell (the caller reads the files)."""
+    args = ["grep", "-l", "-z", "-I", "-F", "--no-color"] + (["--untracked"] if untracked
+                                                               else [])
     for w in words:
         args += ["-e", w]
     rc, out, _ = proc.run(("git", *args, "--", *pathspecs), cwd=root, check=False)

@@ -95,12 +95,13 @@ def names_of(moved: Iterable[str]) -> list[str]:
     return list(out)
 
 
-def candidates(project: Project, moved: Iterable[str]) -> list[str]:
+def candidates(project: Project, moved: Iterable[str], *, untracked: bool = True) -> list[str]:
     """The documents that may refer to ``moved``: those mentioning one of their names
-    (``git grep``), else every document that can hold references."""
+    (``git grep``; ``untracked=False``: only files in the index, as a commit holds), else
+    every document that can hold references."""
     words = names_of(moved)
     if project.is_git and words:
-        found = git.files_mentioning(project.root, words, PATHSPECS)
+        found = git.files_mentioning(project.root, words, PATHSPECS, untracked=untracked)
         if found is not None:
             return found
     docs = list_documents(project.root, project.config, project.is_git)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from regauto.automation import ref_effects
 from regauto.automation.pipeline import Action, Pipeline, PipelineResult
-from regauto.automation.tree import WorkTree
+from regauto.automation.tree import Index, WorkTree
 from regauto.events.suppression_manager import SuppressionManager
 from regauto.registry.registry_writer_service import WriteResult
 
@@ -25,8 +25,11 @@ def follow_renames(pipe: Pipeline, result: PipelineResult) -> None:
     renames = [a for a in result.actions if a.kind == "rename"]
     moved = {a.path: a.new_path for a in renames}
     doc_of = {a.new_path: a.doc_id for a in renames}
+    # The hook (reading the index) looks only at files in the index: what the commit holds.
+    tracked_only = isinstance(pipe.source, Index)
     plans = ref_effects.plan(project.root, project.config,
-                             ref_effects.candidates(project, moved), moved)
+                             ref_effects.candidates(project, moved, untracked=not tracked_only),
+                             moved)
     if not plans:
         return
     if not pipe.mutate:
