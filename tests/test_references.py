@@ -170,3 +170,8 @@ def test_crlf_non_utf8_and_leaving_the_repository() -> None:
 
 def test_other_files_hold_no_references() -> None:
     assert scan("src/mod.py", b"# see [x](docs/a.md)\n") == []
+
+
+def test_definitions_inside_code_are_not_references() -> None:
+    data = b"```\n[r]: guide.md\n```\n\n    [s]: guide.md\n\n[t]: guide.md\n"
+    assert [(r.line, r.kind) for r in scan("docs/x.md", data)] == [(7, "definition")]
