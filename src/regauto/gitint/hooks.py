@@ -192,7 +192,8 @@ def _register_staged_references(project: Project, actions: list[Action]) -> None
                       reason="pre-commit").run(paths)
     written = list(result.write.shards_written) if result.write else []
     if written:
-        git.stage_managed(project.root, [f"{project.config.registry}/{n}" for n in written])
+        git.stage_managed(project.root, [f"{project.config.registry}/{n}" for n in written]
+                          + _changed_outputs(project, written))
 
 
 STASH_MAX_AGE_S = 3600
