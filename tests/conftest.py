@@ -69,13 +69,25 @@ def make_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
             p.write_text(content, encoding="utf-8")
 
 
+def initialise(root: Path) -> None:
+    """Set ``root`` up for regauto as ``regauto init`` would, minus the starter config (so the
+    defaults apply): an empty registry.  Without one, commands refuse (issue 13)."""
+    from regauto.registry.records import META_NAME, META_TEXT
+
+    reg = root / ".regauto" / "registry"
+    reg.mkdir(parents=True, exist_ok=True)
+    (reg / META_NAME).write_text(META_TEXT, encoding="utf-8")
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Iterator[Path]:
-    """An empty git repository with one initial commit."""
+    """An empty git repository with one initial commit, set up for regauto (an empty,
+    uncommitted registry: the defaults apply)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q")
     git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    initialise(repo)
     yield repo
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,9 @@ def _hash(repo: Path) -> str:
 # -- hash ----------------------------------------------------------------------------------
 
 def test_hash_of_a_missing_registry(git_repo: Path) -> None:
+    # Configured (a regauto.toml) but no registry yet: the empty hash, and nothing created.
+    shutil.rmtree(_reg(git_repo))
+    (git_repo / "regauto.toml").write_text("")
     proc = run_regauto("hash", cwd=git_repo)
     assert proc.returncode == 0
     assert proc.stdout == EMPTY_HASH + "\n"
@@ -90,6 +94,7 @@ def test_hash_is_the_manifest_hash(repo: Path) -> None:
 
 
 def test_hash_outside_git_uses_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "regauto.toml").write_text("")
     proc = run_regauto("hash", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == EMPTY_HASH
 

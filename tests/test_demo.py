@@ -15,11 +15,14 @@ def test_demo_walks_the_whole_flow(tmp_path: Path) -> None:
     assert "demo finished: the repository is in" in out
     assert "unexpected results" not in out
     # The steps a newcomer is shown, each with its real effect in the repository.
-    assert "renamed docs/design-notes.md -> docs/" in out
+    assert "renamed docs/decisions/0001-design-notes.md -> docs/decisions/" in out
+    assert "rewrote the reference README.md:5: docs/decisions/0001-design-notes.md -> " in out
     assert "added header doc_id:" in out
     assert "regauto check: clean" in out
     assert "repaired 3 drift(s)" in out
-    assert any(p.name.endswith("_release-plan.md") for p in (target / "docs").iterdir())
+    assert "rewrote the reference README.md:6: docs/decisions/0002-release-plan.md -> " in out
+    assert any(p.name.endswith("_0002-release-plan.md")
+               for p in (target / "docs/decisions").iterdir())
     assert (target / ".regauto" / "registry" / "meta.json").is_file()
 
 

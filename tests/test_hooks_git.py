@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from regauto.automation.init import starter_config
 from tests.conftest import git, make_tree, run_regauto
 from tests.hook_helpers import assert_commit_consistent, committed_records
 
@@ -22,6 +23,9 @@ def hooked(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("REGAUTO", f"{sys.executable} -m regauto")
     r = run_regauto("init", "--hooks", "git", cwd=git_repo)
     assert r.returncode == 0, r.stderr
+    # The starter configuration's rules (docs/ in prefix mode, Python headed): the flows
+    # below are about renames and headers, which init's survey of an empty repo would not ask.
+    (git_repo / "regauto.toml").write_text(starter_config())
     return git_repo
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, make_tree
+from conftest import git, initialise, make_tree
 from pipeline_helpers import (
     by_path,
     commit_all,
@@ -204,6 +204,7 @@ def test_fresh_clones_produce_byte_identical_registries(tmp_path: Path, mixed: P
     # Rebuilt from nothing, the ids that files carry come back, and every other field
     # is a function of the tree alone.
     shutil.rmtree(clones[1] / ".regauto")
+    initialise(clones[1])  # an empty registry, as `regauto init` leaves it
     sync(clones[1], "--all")
     rebuilt, first = by_path(clones[1]), by_path(clones[0])
     assert set(rebuilt) == set(first)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import git, make_tree
+from conftest import git, initialise, make_tree
 from pipeline_helpers import REGISTRY, by_path, commit_all, records, regauto, snapshot, sync
 from regauto.automation import pipeline
 from regauto.project import Project
@@ -485,6 +485,7 @@ def test_check_outside_git(tmp_path: Path) -> None:
     root = tmp_path / "plain"
     root.mkdir()
     make_tree(root, {"a.txt": "A\n", "docs/b.md": "# B\n"})
+    initialise(root)
     sync(root, "--all")
     assert check_json(root) == []
     (root / "a.txt").write_text("changed\n")

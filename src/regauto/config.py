@@ -68,6 +68,16 @@ class QueueConfig:
     lease_s: float = 60.0
 
 
+REFERENCES = ("moved", "all")
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    # moved: broken_reference names links to registered documents that moved;
+    # all: also links to paths that exist nowhere and regauto never knew.
+    references: str = "moved"
+
+
 @dataclass(frozen=True)
 class Config:
     registry: str = DEFAULT_REGISTRY
@@ -82,7 +92,11 @@ class Config:
     generators: tuple[Generator, ...] = ()
     watch: WatchConfig = field(default_factory=WatchConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    check: CheckConfig = field(default_factory=CheckConfig)
     source: str = "defaults"
+    # Not a key: the files the repository's toolchains name (toolchains.named_files), which
+    # prefix mode never renames; Project.open fills it in.
+    never_rename: tuple[str, ...] = ()
 
     def rule_for(self, path: str) -> Rule:
         """The effective rule for ``path``: the first matching rule over the defaults."""
@@ -119,6 +133,7 @@ _TOP_KEYS = {
     "generators": list,
     "watch": dict,
     "queue": dict,
+    "check": dict,
 }
 
 
@@ -238,6 +253,13 @@ def parse(data: dict[str, Any], src: str) -> Config:
         kw["watch"] = _section(src, "watch", data["watch"], WatchConfig)
     if "queue" in data:
         kw["queue"] = _section(src, "queue", data["queue"], QueueConfig)
+    if "check" in data:
+        for k, v in data["check"].items():
+            if k != "references":
+                raise _err(src, f"check.{k}", "unknown key")
+            if v not in REFERENCES:
+                raise _err(src, "check.references", f"must be one of {', '.join(REFERENCES)}")
+        kw["check"] = CheckConfig(**data["check"])
     return Config(**kw)
 
 

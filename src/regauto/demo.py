@@ -15,8 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 SAMPLES: dict[str, str] = {
-    "README.md": "# Demo project\n\nA throwaway repository made by `regauto demo`.\n",
-    "docs/design-notes.md": "# Design notes\n\n## Goals\n\nEvery file traceable.\n",
+    "README.md": ("# Demo project\n\nA throwaway repository made by `regauto demo`.\n\n"
+                  "Why it is built this way: [design notes](docs/decisions/0001-design-notes.md)."
+                  "\n"),
+    "docs/decisions/0001-design-notes.md": "# Design notes\n\n## Goals\n\nEvery file traceable.\n",
     "docs/runbook.md": "---\ntitle: Runbook\nowner: ops\n---\n\n# Runbook\n",
     "src/demo_pkg/__init__.py": '"""The demo package."""\n',
     "src/demo_pkg/core.py": (
@@ -93,7 +95,8 @@ class Demo:
             f.write(CONFIG_EXTRA)
         self.echo("  (added a generated docs/INDEX.md to regauto.toml)")
 
-        self.step("3. regauto sync --all: ids assigned, docs renamed, Python files headed")
+        self.step("3. regauto sync --all: ids assigned, numbered records renamed (links to them "
+                  "rewritten), Python files headed")
         self.regauto("sync", "--all")
         self.regauto("generate", "--check")
         self.run("cat", "docs/INDEX.md")
@@ -106,9 +109,12 @@ class Demo:
         self.run("git", "commit", "-q", "-m", "Register all documents")
         self.regauto("check")
 
-        self.step("5. A new document: the hook renames it, fails once; commit again")
-        self.write("docs/release-plan.md", "# Release plan\n\n## Dates\n")
-        self.run("git", "add", "docs/release-plan.md")
+        self.step("5. A new decision record and a link to it: the hook renames it, rewrites "
+                  "the link, fails once; commit again")
+        self.write("docs/decisions/0002-release-plan.md", "# Release plan\n\n## Dates\n")
+        with (self.root / "README.md").open("a", encoding="utf-8") as f:
+            f.write("Next: [the release plan](docs/decisions/0002-release-plan.md#dates).\n")
+        self.run("git", "add", "docs/decisions/0002-release-plan.md", "README.md")
         self.run("git", "commit", "-q", "-m", "Add release plan", expect=1)
         self.run("git", "add", "-A")
         self.run("git", "commit", "-q", "-m", "Add release plan")
@@ -117,7 +123,7 @@ class Demo:
         self.step("6. Drift made behind regauto's back: check finds it, fix repairs it")
         core = self.root / "src/demo_pkg/core.py"
         core.write_text(core.read_text() + "\n\ndef save(path):\n    pass\n")
-        next((self.root / "docs").glob("*_design-notes.md")).unlink()
+        next((self.root / "docs/decisions").glob("*_0001-design-notes.md")).unlink()
         self.write("notes.txt", "an untracked note\n")
         self.regauto("check", expect=1)
         self.regauto("fix")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from regauto import config as config_mod
-from regauto import git, pathguard
+from regauto import git, pathguard, toolchains
 from regauto.errors import BadInputError, UsageError
 from regauto.textout import shown
 
@@ -28,6 +29,14 @@ class Project:
     @property
     def is_git(self) -> bool:
         return self.git_dir is not None
+
+    @property
+    def initialised(self) -> bool:
+        """``regauto init`` (or the user) has set this repository up: a ``regauto.toml``, a
+        ``[tool.regauto]`` section or a registry folder exists.  Without one, every command but
+        ``init`` refuses (issue 13): defaults alone must never rename or head files."""
+        # "meta.json" is registry.records.META_NAME (a lower layer cannot import it).
+        return self.config.source != "defaults" or (self.registry_dir / "meta.json").is_file()
 
     @classmethod
     def open(
@@ -63,6 +72,7 @@ class Project:
         pathguard.check_folder(top, cfg.registry, "the registry path")
         if git_dir is None:
             pathguard.check_folder(top, STATE_REL, "the state path")
+        cfg = dataclasses.replace(cfg, never_rename=toolchains.named_files(top))
         return cls(top, git_dir, state, cfg)
 
     def guard(self) -> pathguard.PathGuard:

@@ -17,7 +17,7 @@ import fnmatch
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +38,16 @@ class RenameError(BadInputError):
     """A rename was refused or failed; the message names both paths."""
 
 
-def never_renamed(rel_path: str) -> bool:
-    """True for names prefix mode must leave alone, and for anything in a dot-directory.
+def never_renamed(rel_path: str, named: Collection[str] = ()) -> bool:
+    """True for names prefix mode must leave alone, and for anything in a dot-directory;
+    also for ``named``: the files the repository's toolchains name (``Config.never_rename``).
 
     The patterns match as written (``README*`` covers ``README_old.md``); in addition the
     words match in any case as a whole name or stem (``Readme.md``, ``license.txt``), but not
     inside a longer lower-case name (``readme_parser.py`` is an ordinary module).
     """
     parts = rel_path.split("/")
-    if any(part.startswith(".") for part in parts[:-1]):
+    if rel_path in named or any(part.startswith(".") for part in parts[:-1]):
         return True
     name = parts[-1]
     stem = name.split(".", 1)[0].lower()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from importlib import resources
 
+from regauto.automation import adoption
+from regauto.automation.tree import list_documents
 from regauto.errors import UsageError
 from regauto.project import Project
 from regauto.registry.records import META_NAME, META_TEXT
@@ -24,8 +26,10 @@ def init(project: Project, hooks: str = "none") -> list[str]:
         root / "pyproject.toml"
     ).read_text(encoding="utf-8", errors="replace")
     if not cfg.exists() and not has_pyproject_section:
-        cfg.write_text(starter_config(), encoding="utf-8")
-        done.append("wrote regauto.toml (commented starter configuration)")
+        found = adoption.survey(root, list_documents(root, project.config, project.is_git))
+        cfg.write_text(adoption.config_text(starter_config(), found), encoding="utf-8")
+        done.extend(adoption.describe(found))
+        done.append("wrote regauto.toml (rules from what was found, each with its reason)")
     reg = project.registry_dir
     if not (reg / META_NAME).exists():
         reg.mkdir(parents=True, exist_ok=True)

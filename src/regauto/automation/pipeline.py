@@ -67,13 +67,18 @@ PARALLEL_MIN = 400
 class Action:
     """A change the pipeline made (or, when not mutating, would make) to a user's file."""
 
-    kind: str  # "rename" | "header"
+    kind: str  # "rename" | "header" | "reference" (a link in ``path`` re-pointed)
     path: str
     new_path: str
     doc_id: str
     done: bool
+    detail: str = ""  # reference: "LINE: OLD -> NEW"
 
     def describe(self) -> str:
+        if self.kind == "reference":
+            return (f"rewrote the reference {self.path}:{self.detail}" if self.done
+                    else f"{self.path}:{self.detail.split(' -> ')[0]} should become "
+                    f"{self.detail.split(' -> ')[-1]}")
         if self.kind == "rename":
             return f"renamed {self.path} -> {self.new_path}" if self.done else (
                 f"{self.path} should be renamed {self.new_path}")
@@ -111,6 +116,7 @@ def bucket(path: str) -> str:
 
 class Pipeline:
     describe = True  # extract descriptors (a dry run that only compares records may not)
+    follow_references = True  # re-point references to renamed files (not in a dry run)
 
     def __init__(
         self,
@@ -179,6 +185,11 @@ class Pipeline:
                 self.writer, lambda base: self._compute(base, result),
                 attempts=self.config.cas_retries,
             )
+        if self.follow_references and any(a.kind == "rename" and a.done
+                                          for a in result.actions):
+            from regauto.automation import ref_follow
+
+            ref_follow.follow_renames(self, result)
         return result
 
     @stages.timed("read files")
@@ -365,8 +376,10 @@ class Pipeline:
         mode = wanted or "registry"
         if c.symlink or cls.kind in ("binary", "symlink") or "binary" in cls.tags:
             return "registry"
-        if mode == "prefix" and (rename is False or file_renamer.never_renamed(c.path)
-                              or not file_renamer.prefix_fits(c.path)):
+        if mode == "prefix" and (
+            rename is False or file_renamer.never_renamed(c.path, self.config.never_rename)
+            or not file_renamer.prefix_fits(c.path)
+        ):
             return "registry"
         if mode == "header" and (headers.comment_style(cls.kind) is None or
                                  c.size > self.config.max_file_bytes):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from regauto.errors import UsageError
 from regauto.project import Project
 
 if TYPE_CHECKING:
@@ -29,16 +30,25 @@ class State:
     def reset_project(self) -> None:
         self._project = None
 
-    def project(self) -> Project:
+    def project(self, *, initialised: bool = True) -> Project:
+        """The project; unless ``initialised`` is False (``init`` itself), a repository
+        regauto was never set up in is refused before anything is read or created."""
         if self._project is None:
             from regauto.crashlog import set_state_dir
 
             self._project = Project.open(self.root, self.config)
             set_state_dir(self._project.state_dir)
+        if initialised and not self._project.initialised:
+            raise UsageError(not_initialised(self._project.root))
         return self._project
 
 
 STATE = State()
+
+
+def not_initialised(root: Path) -> str:
+    return (f"{root}: regauto is not set up here (no regauto.toml, no [tool.regauto] in "
+            "pyproject.toml, no registry); run `regauto init` first")
 
 
 def out() -> Console:

@@ -122,20 +122,26 @@ def _root(ns: argparse.Namespace) -> RepoPaths:
 def _hook(ns: argparse.Namespace) -> int:
     # Imported here: the hooks pull in the pipeline, which the merge driver never needs.
     from regauto.gitint import hooks
+    from regauto.project import Project
 
+    found = _root(ns)
+    if not Project.open(found.root, found=found).initialised:
+        # A hook must never block, nor write into, a repository that does not use regauto
+        # (a global core.hooksPath, a stale hook after the config was removed): silent exit 0.
+        return 0
     if ns.hook == "post-checkout":
         prev, new, flag = _arg(ns, "prev"), _arg(ns, "new"), _flag(ns, "flag")
-        return int(hooks.post_checkout(_root(ns), prev, new, flag))
+        return int(hooks.post_checkout(found, prev, new, flag))
     if ns.hook == "post-merge":
         squash = _flag(ns, "squash")
-        return int(hooks.post_merge(_root(ns), squash))
+        return int(hooks.post_merge(found, squash))
     if ns.hook == "pre-merge-commit":
-        return int(hooks.pre_merge_commit(_root(ns)))
+        return int(hooks.pre_merge_commit(found))
     if ns.hook == "post-commit":
-        return int(hooks.post_commit(_root(ns)))
+        return int(hooks.post_commit(found))
     if ns.hook == "post-rewrite":
-        return int(hooks.post_rewrite(_root(ns), _arg(ns, "rewrite")))
-    return int(hooks.pre_commit(_root(ns)))
+        return int(hooks.post_rewrite(found, _arg(ns, "rewrite")))
+    return int(hooks.pre_commit(found))
 
 
 def _merge_driver(ns: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from regauto.project import Project
 
 if TYPE_CHECKING:
     from regauto.automation.pipeline import Action
+    from regauto.automation.tree import Index
 
 ZERO = "0" * 40
 
@@ -152,6 +153,7 @@ def _pre_commit(project: Project) -> int:
         return 0
     if cfg.auto_stage == "all":
         _stage_user_changes(project, touched_user)
+        _register_staged_references(project, touched_user)
         for a in touched_user:
             _say(a.describe() + " (staged)")
         if os.environ.get("PRE_COMMIT") == "1":
@@ -208,9 +210,12 @@ def _stage_user_changes(project: Project, actions: list[Action]) -> None:
     from regauto.automation.tree import Index
 
     idx = Index(project.root)
+    moved = {a.path: a.new_path for a in actions if a.kind == "rename"}
     for a in actions:
         path, new_path = a.path, a.new_path
-        if a.kind == "rename":
+        if a.kind == "reference":
+            _stage_reference(project, idx, path, moved)
+        elif a.kind == "rename":
             entry = git.ls_files_stage(project.root, [path]).get(path)
             if entry is not None:
                 git.index_move(project.root, path, new_path, entry.mode, entry.blob)
@@ -226,6 +231,37 @@ def _stage_user_changes(project: Project, actions: list[Action]) -> None:
             new = headers.embed_header(kind_, content.data, a.doc_id)
             if new is not None:
                 git.update_index_blob(project.root, path, new, content.mode)
+
+
+def _stage_reference(project: Project, idx: Index, path: str, moved: dict[str, str]) -> None:
+    """The staged content of ``path`` with its references re-pointed as in the work tree
+    (a partially staged file keeps its unstaged hunks out of the commit)."""
+    from regauto.automation import ref_effects
+
+    content = idx.read_many([path]).get(path)
+    if content is None:
+        return
+    fp = ref_effects.plan_file(path, content.data, moved, ref_effects.srcdir_of(
+        path, ref_effects.srcdirs(project.root)))
+    if fp.after != content.data:
+        git.update_index_blob(project.root, path, fp.after, content.mode)
+
+
+def _register_staged_references(project: Project, actions: list[Action]) -> None:
+    """The files whose references were just staged were registered with their content
+    before: register the staged content, and stage the registry again."""
+    paths = sorted({a.path for a in actions if a.kind == "reference"})
+    if not paths:
+        return
+    from regauto.automation.pipeline import Pipeline
+    from regauto.automation.tree import Index
+
+    result = Pipeline(project, source=Index(project.root), mutate=False,
+                      reason="pre-commit").run(paths)
+    written = list(result.write.shards_written) if result.write else []
+    if written:
+        git.stage_managed(project.root, [f"{project.config.registry}/{n}" for n in written]
+                          + _changed_outputs(project, written))
 
 
 STASH_MAX_AGE_S = 3600

@@ -25,11 +25,12 @@ EXCLUDED = "excluded"
 NONCANONICAL = "noncanonical"
 STALE_OUTPUT = "stale_output"
 EDITED_OUTPUT = "edited_output"
+BROKEN_REFERENCE = "broken_reference"  # path: the referring file; detail: line and target
 
 KINDS: tuple[str, ...] = (
     UNTRACKED, MISSING, MOVED, MODIFIED, MISNAMED, HEADER_MISSING, HEADER_MISMATCH,
     DUPLICATE_ID, DUPLICATE_PATH, INVALID_RECORD, EXCLUDED, NONCANONICAL, STALE_OUTPUT,
-    EDITED_OUTPUT,
+    EDITED_OUTPUT, BROKEN_REFERENCE,
 )
 
 

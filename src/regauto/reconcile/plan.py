@@ -187,8 +187,10 @@ def expected(config: Config, path: str, kind: str, tags: tuple[str, ...], size: 
     mode = rule.id_mode or "registry"
     if symlink or kind in ("binary", "symlink") or "binary" in tags:
         return "registry", role
-    if mode == "prefix" and (rule.rename is False or file_renamer.never_renamed(path)
-                             or not file_renamer.prefix_fits(path)):
+    if mode == "prefix" and (
+        rule.rename is False or file_renamer.never_renamed(path, config.never_rename)
+        or not file_renamer.prefix_fits(path)
+    ):
         return "registry", role
     if mode == "header" and (headers.comment_style(kind) is None or size > config.max_file_bytes):
         return "registry", role

@@ -37,7 +37,7 @@ from regauto.errors import CASConflict, LockTimeout, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
 from regauto.reconcile import drift as D
-from regauto.reconcile import registry_view, restore
+from regauto.reconcile import ref_drift, registry_view, restore
 from regauto.reconcile.cache import Cache
 from regauto.reconcile.plan import Claims, Plan, ViewStale, fingerprint, make_plan
 from regauto.reconcile.tree_state import MODE_GITLINK, TreeState, inclusion
@@ -66,17 +66,20 @@ class Reconciler:
         self.included = inclusion(project.config)
 
     # -- the API -------------------------------------------------------------------------------
-    def check(self, *, diff: bool = False) -> D.Report:
+    def check(self, *, diff: bool = False, references: str | None = None) -> D.Report:
         """Read-only: every drift (registry, tree, generated outputs).
 
         Three ways to a verdict, cheapest first: the same registry, configuration and tree
         as the last clean check (the verdict cache); every shard verified before and the
-        tree exactly what its records describe (``_fast_clean``); the full plan."""
+        tree exactly what its records describe (``_fast_clean``); the full plan.
+        ``references="all"`` (default: the configuration's) also lists references to paths
+        that exist nowhere, which needs the full plan."""
+        all_refs = (references or self.config.check.references) == "all"
         verdicts = Cache(self.project.state_dir, "verdict")
         for _ in range(self.config.cas_retries):
             tree = TreeState(self.project, self.included)
             report = D.Report()
-            if diff:
+            if diff or all_refs:
                 tree.prepare()
                 clean_hash = None
             else:
@@ -97,6 +100,10 @@ class Reconciler:
                             plan, diff=diff)
                     except (ViewStale, CASConflict):
                         continue
+                    refs = ref_drift.find(self.project, ref_drift.moves(plan, report.drifts),
+                                          all_refs=all_refs)
+                    report.drifts += refs.drifts
+                    report.unrepaired.update(refs.unrepairable)
                 if not report.drifts and not tree.adopted:
                     clean_hash = view.hash
                     registry_view.mark_verified(self.project, view, fingerprint(self.project))
@@ -151,6 +158,7 @@ class Reconciler:
                 report.drifts += run.drifts
                 report.unrepaired = run.unrepaired
                 report.actions += _action_lines(run.result, plan, run.pipe)
+                self._fix_references(plan, run, report)
                 w = run.result.write
                 report.registry_hash = w.new_hash if w else view.hash
                 break
@@ -161,6 +169,16 @@ class Reconciler:
         return report
 
     # -- parts -----------------------------------------------------------------------------------
+    def _fix_references(self, plan: Plan, run: _Run, report: D.Report) -> None:
+        """Re-point the references to the documents this run found moved (``fix``)."""
+        renamed = {a.path: a.new_path for a in run.result.actions
+                   if a.kind == "rename" and a.done}
+        moved = {old: renamed.get(new, new)
+                 for old, new in ref_drift.moves(plan, run.drifts).items()}
+        refs = ref_drift.find(self.project, moved, all_refs=False)
+        report.drifts += refs.drifts
+        report.unrepaired.update(refs.unrepairable)
+        report.actions += ref_drift.apply(self.project, refs.plans, report.unrepaired)
     def _fix_dry(self) -> D.Report:
         view = registry_view.load(self.project, salvage=True)
         if view.malformed:

@@ -94,6 +94,7 @@ class RepairPipeline(Pipeline):
         self._taken: set[str] = set()  # dry run: names renamed to
         self.patch: PromotionPatch | None = None
         if dry_run:
+            self.follow_references = False  # check never writes; broken_reference reports
             self.dry_writer = DryWriter(self.writer)
             self.writer = self.dry_writer
             self.source = _InMemory(WorkTree(project.root))

@@ -18,7 +18,8 @@ A JSON array (UTF-8, one document, ``indent=2``), one object per drift, sorted b
 - ``kind`` (string): one of ``untracked``, ``missing``, ``moved``, ``modified``,
   ``misnamed``, ``header_missing``, ``header_mismatch``, ``duplicate_id``,
   ``duplicate_path``, ``invalid_record``, ``excluded``, ``noncanonical``,
-  ``stale_output``, ``edited_output`` (SPEC §8.2);
+  ``stale_output``, ``edited_output`` (SPEC §8.2), ``broken_reference`` (issue 13: the
+  path is the referring file, the detail names the line and the target);
 - ``doc_id`` (string of 16 digits, or ``null``): the document's id — for ``moved`` the id
   that moves, for ``duplicate_id`` the contested id, ``null`` when there is none (a new
   file, a registry file, a generated output);

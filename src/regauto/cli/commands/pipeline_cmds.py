@@ -6,12 +6,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from typing import Optional
 
 import typer
 
 from regauto.cli.context import STATE, say
-from regauto.cli.options import command
+from regauto.cli.options import chosen, command
 from regauto.errors import UsageError
+from regauto.project import Project
 from regauto.textout import shown
 
 
@@ -37,12 +39,17 @@ def init_cmd(
     from regauto.automation.init import init
     from regauto.gitint.init_git import init_git
 
-    project = STATE.project()
+    project = STATE.project(initialised=False)
     done = init(project, hooks.value) + init_git(project, hooks.value)
     for line in done:
         say(line)
     if not done:
         say("already initialised; nothing to do")
+        return 0
+    from regauto.reconcile.dry_sync import adoption_summary
+
+    for line in adoption_summary(Project.open(project.root, STATE.config)):
+        say(line)
     return 0
 
 
@@ -63,11 +70,23 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
+class SyncFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 def sync_cmd(
     paths: list[str] = typer.Argument(
         None, metavar="PATH", show_default=False,
         help="Files or folders to process, relative to the current folder."),
     all_: bool = typer.Option(False, "--all", help="Process every included file."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run",
+        help="Print the plan (new ids, renames, headers, reference rewrites); change nothing.",
+    ),
+    format: Optional[SyncFormat] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.10
+        None, "--format", show_default=False,
+        help="With --dry-run: text (one line each) or json."),
 ) -> int:
     """Run the pipeline on PATHs (or on all included files with --all)."""
     from regauto import generators
@@ -84,10 +103,30 @@ def sync_cmd(
     if unknown:  # not -q: it may be a typo the user must see
         sys.stderr.write(f"regauto: warning: {shown(', '.join(unknown))}: no such file, and no "
                          "record in the registry (a typo, or already handled): nothing to do\n")
+    if dry_run:
+        return _dry_run(project, targets, chosen(format, SyncFormat))
     with progress_bar("extracting") as progress:
         result = pipeline.sync(project, targets, progress=progress,
                                post_write=generators.post_write(project))
     report(result)
+    return 0
+
+
+def _dry_run(project: Project, targets: list[str], format: SyncFormat) -> int:
+    from regauto.reconcile.dry_sync import plan_sync
+
+    plan = plan_sync(project, targets)
+    if format == SyncFormat.json:
+        from regauto.textout import json_text
+
+        print(json_text(plan.to_json(), indent=1))
+    else:
+        for line in plan.lines():
+            print(line)
+        if not plan.lines():
+            say("nothing to do")
+    if plan.new_ids:
+        say("(the ids of new files are planned here; sync assigns them when it runs)")
     return 0
 
 

@@ -24,6 +24,11 @@ class CheckFormat(str, Enum):
     github = "github"
 
 
+class References(str, Enum):
+    moved = "moved"
+    all = "all"
+
+
 def register(app: typer.Typer, panel: str) -> None:
     command(app, "check", check_cmd, panel)
     command(app, "fix", fix_cmd, panel)
@@ -40,6 +45,11 @@ def check_cmd(
         help="Also show the registry lines fix would change (a unified diff; on stderr "
         "unless the format is text).",
     ),
+    references: Optional[References] = typer.Option(  # noqa: UP045 - typer, Python 3.10
+        None, "--references",
+        help="broken_reference: moved (links to registered documents that moved; the "
+        "default, or [check] references) or all (also links to paths that exist nowhere).",
+    ),
 ) -> int:
     """Read-only: report every drift between the tree, the registry and the generated
     outputs; exit 1 if there is any."""
@@ -47,7 +57,8 @@ def check_cmd(
     from regauto.reconcile.reconciler import Reconciler
 
     format = chosen(format, CheckFormat)
-    report = Reconciler(STATE.project()).check(diff=diff)
+    report = Reconciler(STATE.project()).check(
+        diff=diff, references=references.value if references else None)
     if format == CheckFormat.json:
         sys.stdout.write(rep.to_json(report.drifts) + "\n")
     elif format == CheckFormat.github:

@@ -53,6 +53,7 @@ def patch_cmd(
     from regauto.registry import open_writer
     from regauto.registry.promotion_patch import PromotionPatch
 
+    project = STATE.project()  # first: an uninitialised repository is refused before input
     where = "<stdin>" if file == "-" else file
     try:
         # Bytes, decoded here: sys.stdin's own decoding depends on the locale (strict under
@@ -62,7 +63,6 @@ def patch_cmd(
     except (OSError, UnicodeDecodeError) as e:
         raise BadInputError(f"{where}: cannot read: {e}") from None
     patch = PromotionPatch.loads(text, where)
-    project = STATE.project()
     result = open_writer(project, generators.post_write(project)).apply(patch)
     if not STATE.quiet:
         msg = (f"applied: {result.records_changed} record(s) changed, "
