@@ -33,7 +33,8 @@ COMMANDS: list[list[str]] = [
     ["queue", "retry", "--all-dead"], ["queue", "purge"],
     ["daemon", "start"], ["daemon", "status"], ["daemon", "stop"],
     ["hook", "pre-commit"], ["hook", "post-checkout", "HEAD", "HEAD", "1"],
-    ["hook", "post-merge", "0"],
+    ["hook", "post-merge", "0"], ["hook", "pre-merge-commit"], ["hook", "post-commit"],
+    ["hook", "post-rewrite", "rebase"], ["trust"],
     ["merge-driver", "BASE", "OURS", "THEIRS", ".regauto/registry/00.jsonl"],
 ]
 RUN_APART = {"watch", "demo"}  # run in test_watch_and_demo_take_them_too
@@ -163,8 +164,8 @@ def test_format_before_the_command_is_its_default_and_refused_where_it_has_none(
     assert r.returncode == 0 and {rec["path"] for rec in json.loads(r.stdout)} >= {"a.md"}
     r = run_regauto("--format", "github", "ls", cwd=repo)
     assert r.returncode == 2 and "this command prints text, json" in r.stderr
-    r = run_regauto("--format", "json", "sync", "--all", cwd=repo)
-    assert r.returncode == 2 and "--format does not apply to `sync`" in r.stderr
+    r = run_regauto("--format", "json", "hash", cwd=repo)
+    assert r.returncode == 2 and "--format does not apply to `hash`" in r.stderr
 
 
 def _help(*args: str) -> str:
@@ -217,7 +218,7 @@ def test_help_at_80_columns_is_grouped_with_flags_as_flags_and_wrapped_sentences
     assert panels["Reading the registry"] == ["show", "ls", "stats", "hash"]
     assert panels["Live mode"] == ["watch", "daemon", "queue"]
     assert panels["Git integration (what git calls)"] == ["hook", "merge-driver"]
-    assert panels["Tools"] == ["patch", "doctor", "demo"]
+    assert panels["Tools"] == ["patch", "doctor", "trust", "demo"]
     for args in [[], ["check"], ["fix"], ["sync"], ["queue", "list"], ["queue", "add"],
                  ["daemon", "stop"], ["doctor"], ["show"]]:
         page = _help(*args)
@@ -246,6 +247,10 @@ def test_v_prints_each_stage_with_its_time_and_vv_the_stages_inside(repo: Path) 
 
 
 def test_previews_show_a_new_documents_id_as_new(repo: Path) -> None:
+    cfg = repo / "regauto.toml"  # docs renamed (init's rules rename nothing here)
+    cfg.write_text(cfg.read_text().replace(
+        "[[rules]]", '[[rules]]\nmatch = "docs/**/*.md"\nid_mode = "prefix"\n\n[[rules]]', 1))
+    git(repo, "commit", "-qam", "docs renamed")
     make_tree(repo, {"pkg/new.py": "y = 1\n", "docs/guide.md": "# Guide\n"})
     check = run_regauto("check", "--format", "json", cwd=repo)
     dry = run_regauto("fix", "--dry-run", cwd=repo)

@@ -79,9 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     me = kinds.add_parser("post-merge", help="process paths changed by a merge",
                           parents=[after])
     me.add_argument("squash", nargs="?", help="1 for a squash merge")
-    kinds.add_parser("pre-merge-commit", help="bring a merge's registry up to date")
-    kinds.add_parser("post-commit", help="verify the commit's registry")
-    rw = kinds.add_parser("post-rewrite", help="verify the registry after a rebase")
+    kinds.add_parser("pre-merge-commit", help="bring a merge's registry up to date",
+                     parents=[after])
+    kinds.add_parser("post-commit", help="verify the commit's registry", parents=[after])
+    rw = kinds.add_parser("post-rewrite", help="verify the registry after a rebase",
+                          parents=[after])
     rw.add_argument("rewrite", nargs="?", metavar="COMMAND", help="amend or rebase")
 
     md = sub.add_parser("merge-driver", help="the registry shard merge driver (%%O %%A %%B %%P)",

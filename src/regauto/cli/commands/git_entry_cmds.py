@@ -1,7 +1,7 @@
 """``regauto hook …`` and ``regauto merge-driver …`` as ``regauto --help`` lists them.
 
 Git runs these on every commit, checkout and merge, so ``regauto.__main__`` sends them to the
-argparse front end in ``regauto.gitint.entry`` before this typer app is even imported; these
+argparse front end in ``regauto.cli.git_entry`` before this typer app is even imported; these
 entries exist so that ``--help`` shows them, and hand a call that does reach them (through
 ``regauto.cli.app.main``) to that same front end.
 """
@@ -24,7 +24,7 @@ def register(app: typer.Typer, panel: str) -> None:
 
 
 def _entry(command: str, args: list[str] | None) -> int:
-    from regauto.gitint.entry import main
+    from regauto.cli.git_entry import main
 
     front = ["--root", str(STATE.root)] if STATE.root is not None else []
     if STATE.config is not None:
