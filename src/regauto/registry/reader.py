@@ -89,7 +89,7 @@ class Reader:
 
     def find(self, key: str) -> list[Record]:
         """Records for a doc_id or a path."""
-        if docid.DOC_ID_RE.match(key):
+        if docid.DOC_ID_RE.fullmatch(key):
             return self.by_ids([key]).get(key, [])
         rel = key.strip("/")
         _, recs = self.by_paths([rel])

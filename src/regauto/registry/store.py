@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regauto import jsonload
 from regauto.errors import RegistryFormatError
 from regauto.registry.records import META_NAME, META_TEXT, SHARD_RE, Record
 
@@ -196,9 +197,9 @@ def _parse_object(display: str, lineno: int, line: str) -> Record:
     if not line.strip():
         raise RegistryFormatError(f"{display}:{lineno}: empty line")
     try:
-        rec = json.loads(line)
-    except (ValueError, RecursionError) as e:
-        msg = getattr(e, "msg", None) or "too deeply nested"
+        rec = jsonload.loads(line)
+    except ValueError as e:
+        msg = getattr(e, "msg", None) or str(e)
         col = getattr(e, "colno", None)
         where = f" at column {col}" if col is not None else ""
         raise RegistryFormatError(f"{display}:{lineno}: malformed JSON ({msg}{where})") from None
@@ -214,7 +215,7 @@ def _key_of(rec: Record) -> tuple[str | None, str | None]:
 
 
 def is_registry_file(name: str) -> bool:
-    return name == META_NAME or SHARD_RE.match(name) is not None
+    return name == META_NAME or SHARD_RE.fullmatch(name) is not None
 
 
 class RegistryStore:
@@ -340,7 +341,7 @@ class RegistryStore:
             # blames the right line.
             if len(parsed) != len(lines) or not all(isinstance(r, dict) for r in parsed):
                 raise ValueError("line count")
-        except ValueError:
+        except (ValueError, RecursionError):  # the line-by-line parse names the line
             parsed = [self._parse_line(name, i + 1, ln) for i, ln in enumerate(lines)]
         for i, rec in enumerate(parsed):
             if not isinstance(rec, dict):
@@ -353,14 +354,10 @@ class RegistryStore:
         if not line.strip():
             raise RegistryFormatError(f"{self.display(name)}:{lineno}: empty line")
         try:
-            return json.loads(line)
+            return jsonload.loads(line)
         except json.JSONDecodeError as e:
             raise RegistryFormatError(
                 f"{self.display(name)}:{lineno}: malformed JSON ({e.msg} at column {e.colno})"
-            ) from None
-        except RecursionError:
-            raise RegistryFormatError(
-                f"{self.display(name)}:{lineno}: malformed JSON (nested too deeply)"
             ) from None
 
     def read_shard_lines(self, name: str, verified: bool, ordered: bool = False) -> ShardLines:
@@ -383,7 +380,7 @@ class RegistryStore:
         if text is None or text == META_TEXT:
             return None
         try:
-            data = json.loads(text)
+            data = jsonload.loads(text)
         except ValueError:
             return f"{self.display(META_NAME)}: malformed JSON"
         if data != json.loads(META_TEXT):
