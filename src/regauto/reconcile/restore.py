@@ -31,7 +31,7 @@ import os
 import time
 from pathlib import Path
 
-from regauto import git
+from regauto import git, jsonload
 from regauto.errors import RegistryFormatError
 from regauto.project import Project
 from regauto.reconcile.registry_view import RegistryView
@@ -153,7 +153,7 @@ def _parse(data: bytes) -> Parsed:
     for ln in data.decode("utf-8").split("\n"):
         if not ln:
             continue
-        rec = json.loads(ln)
+        rec = jsonload.loads(ln)
         if not isinstance(rec, dict):
             raise ValueError("not a JSON object")
         out.append((rec, ln))

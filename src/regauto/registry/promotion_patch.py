@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from regauto import jsonload
 from regauto.errors import PatchError
@@ -100,6 +100,23 @@ class PromotionPatch:
             col = getattr(e, "colno", "?")
             raise PatchError(f"{where}:{line}:{col}: malformed JSON ({msg})") from None
         return cls.from_json(data, where)
+
+
+def read_text(f: BinaryIO, cap: int, where: str) -> str:
+    """A patch's JSON text from ``f``: at most ``cap`` bytes (``max_patch_bytes``) of UTF-8.
+    One byte more is read to tell a longer input, so an endless one (``/dev/zero``) costs
+    ``cap`` bytes, not all the memory."""
+    try:
+        data = f.read(cap + 1)
+    except OSError as e:
+        raise PatchError(f"{where}: cannot read: {e.strerror}") from None
+    if len(data) > cap:
+        raise PatchError(f"{where}: longer than max_patch_bytes ({cap} bytes); split the "
+                         "patch or raise max_patch_bytes in the config")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PatchError(f"{where}: not valid UTF-8 (byte {e.start})") from None
 
 
 class _StrictJSONError(Exception):
