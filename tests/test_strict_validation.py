@@ -36,8 +36,8 @@ def rec(path: str, doc_id: str, content: bytes, **fields: Any) -> dict[str, Any]
             "size": len(content), "descriptor": {}, **fields}
 
 
-def patch(repo: Path, changes: dict[str, Any], raw: str | None = None) -> \
-        subprocess.CompletedProcess[str]:
+def patch(repo: Path, changes: dict[str, Any],
+          raw: str | None = None) -> subprocess.CompletedProcess[str]:
     base = regauto(repo, "hash").stdout.strip()
     body = raw if raw is not None else json.dumps(changes)
     text = f'{{"base_hash": "{base}", "source": "t", "reason": "t", "changes": {body}}}'
@@ -80,8 +80,8 @@ def test_an_id_or_blob_with_a_trailing_newline_is_refused(repo: Path) -> None:
     edit_shard(repo, "a.txt", f'"{a_id}"', f'"{a_id}\\n"')
     proc = regauto(repo, "check", "--format", "json")
     assert proc.returncode == 1
-    assert [d["kind"] for d in json.loads(proc.stdout) if d["path"] == "a.txt"][0] == \
-        "invalid_record"
+    kinds = {d["kind"] for d in json.loads(proc.stdout) if d["path"] == "a.txt"}
+    assert "invalid_record" in kinds
 
 
 # -- r3: an id far in the future -----------------------------------------------------------
