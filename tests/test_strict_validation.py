@@ -18,8 +18,11 @@ import pytest
 from conftest import make_tree
 from pipeline_helpers import REGISTRY, by_path, regauto, registry_bytes, sync
 from regauto import jsonload
+from regauto.errors import PatchError
 from regauto.git import blob_id
 from regauto.registry import records
+from registry_helpers import Registry, simple, snapshot, write_shards
+from registry_helpers import record as helper_record
 
 FAR = "9999123123599999"
 
@@ -192,6 +195,29 @@ def test_a_lone_surrogate_in_a_patch_is_exit_2(repo: Path) -> None:
     assert proc.returncode == 2
     assert "lone surrogate" in one_line(proc)
     assert registry_bytes(repo) == before
+
+
+def test_the_writer_refuses_a_lone_surrogate_from_any_patch_before_writing(
+        tmp_path: Path) -> None:
+    # An in-process patch (the pipeline's) is not parsed from JSON: the writer itself
+    # refuses the text it cannot encode, before any backup, temp or journal.
+    reg = Registry(tmp_path)
+    write_shards(reg.dir, [helper_record(1)])
+    before = snapshot(tmp_path)
+    rec = helper_record(2, descriptor={"summary": "bad \ud800"})
+    with pytest.raises(PatchError, match="lone surrogate"):
+        reg.writer().apply(simple(reg.hash(), {rec["doc_id"]: rec}))
+    after = snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k.startswith("registry/")} == \
+        {k: v for k, v in before.items() if k.startswith("registry/")}
+    assert not [k for k in after if "backups/" in k or "journal" in k or "tmp" in k]
+
+
+def test_a_python_docstring_spelling_a_surrogate_does_not_block_sync(git_repo: Path) -> None:
+    make_tree(git_repo, {"m.py": '"""Bad \\ud800 doc."""\n__all__ = ["\\udc80"]\n'})
+    sync(git_repo, "m.py")
+    desc = by_path(git_repo)["m.py"]["descriptor"]
+    assert desc["summary"] == "Bad \ufffd doc." and desc["all"] == ["\ufffd"]
 
 
 def test_a_lone_surrogate_in_a_shard_is_an_invalid_record_fix_repairs(repo: Path) -> None:

@@ -11,6 +11,7 @@ released.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 from collections.abc import Callable
@@ -244,7 +245,7 @@ class RegistryWriterService:
                     ops.append((name, None))
                     continue
                 tmp_name = f".{name}{TMP_MARK}"
-                data = record_checks.encoded(name, text)
+                data = text.encode("utf-8")
                 self._step("temp_write")
                 _write_temp(store.dir / tmp_name, data, self._step)
                 nbytes += len(data)
@@ -460,8 +461,8 @@ def _target(
     for n, t in writes.items():
         if t is None:
             target.pop(n, None)
-        else:
-            target[n] = text_sha256(t)
+        else:  # encoded here, before any backup or temp: the first step that needs bytes
+            target[n] = hashlib.sha256(record_checks.encoded(n, t)).hexdigest()
     target.setdefault(META_NAME, text_sha256(META_TEXT))
     return target, hash_of_manifest(target)
 
