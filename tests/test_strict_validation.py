@@ -181,6 +181,7 @@ def test_fix_repairs_a_shard_that_is_not_utf8(repo: Path) -> None:
     fixed = regauto(repo, "fix")
     assert fixed.returncode == 0, fixed.stderr
     assert "kept changing" not in fixed.stderr + fixed.stdout
+    assert "bytes that were not UTF-8 became U+FFFD" in fixed.stderr + fixed.stdout
     assert b"\xff" not in shard.read_bytes()
     assert regauto(repo, "check").returncode == 0
 

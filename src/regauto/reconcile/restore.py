@@ -104,6 +104,8 @@ def _rebuild(project: Project, view: RegistryView, name: str) -> tuple[str | Non
             hinted += 1
     counts = (f"kept {len(kept)} readable line(s) and {hinted} legible path/doc_id pair(s) "
               f"of {len(broken)} broken line(s)")
+    if "not valid UTF-8" in view.errors.get(name, ""):
+        counts += "; bytes that were not UTF-8 became U+FFFD"
     if used:
         what = (f"restored {view.rel(name)} from {' and '.join(used)} ({taken} record(s)): "
                 f"{counts}")
