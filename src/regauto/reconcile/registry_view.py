@@ -283,7 +283,7 @@ def record_problems(rec: Any, raw: str | None = None) -> list[str]:
     are the strings of a line with no ``\\ud…`` escape (UTF-8 text holds no surrogate)."""
     shallow = (raw is not None and isinstance(rec, dict)
                and raw.count("{") + raw.count("[") <= records.MAX_DEPTH)
-    escaped = raw is None or "\\ud" in raw or "\\uD" in raw
+    escaped = raw is None or ("\\u" in raw and ("\\ud" in raw or "\\uD" in raw))
     probs = records.problems(rec, walk_descriptor=not shallow, walk_strings=escaped)
     if not probs:
         try:
