@@ -284,7 +284,7 @@ class RegistryStore:
             return dict(mem)
         files: dict[str, list[Any]] = {}
         try:
-            data = json.loads((self.state_dir / HASH_CACHE).read_text())
+            data = jsonload.loads((self.state_dir / HASH_CACHE).read_text())
             if isinstance(data, dict) and data.get("dir") == str(self.dir):
                 stored = data.get("files")
                 files = stored if isinstance(stored, dict) else {}
