@@ -87,6 +87,16 @@ def test_an_id_or_blob_with_a_trailing_newline_is_refused(repo: Path) -> None:
     assert "invalid_record" in kinds
 
 
+def test_shard_names_blobs_and_hashes_are_full_matches() -> None:
+    from regauto.registry.promotion_patch import PromotionPatch
+    from regauto.registry.store import is_registry_file
+
+    assert is_registry_file("ab.jsonl") and not is_registry_file("ab.jsonl\n")
+    assert records.problems(dict(helper_record(1), blob="a" * 40 + "\n"))
+    with pytest.raises(PatchError, match="base_hash"):
+        PromotionPatch("sha256:" + "0" * 64 + "\n", "t", "t", changes={})
+
+
 # -- r3: an id far in the future -----------------------------------------------------------
 
 def test_the_writer_refuses_an_id_more_than_a_day_ahead(repo: Path) -> None:
