@@ -72,12 +72,24 @@ def test_allocation_is_strictly_above_the_floor(tmp_path: Path) -> None:
         "2026112621050101", "2026112621050102",
     ]
     # A floor ahead of the clock (a clone whose registry came from a faster machine).
-    ahead = "2027010100000042"
-    assert IdAllocator(tmp_path / "b").allocate(floor=ahead, now=NOW) == ["2027010100000043"]
+    ahead = "2026112700000042"
+    assert IdAllocator(tmp_path / "b").allocate(floor=ahead, now=NOW) == ["2026112700000043"]
     # An older floor does not pull allocation back below this clone's own mark.
     alloc = IdAllocator(tmp_path / "c")
     mine = alloc.allocate(now=NOW)[0]
     assert alloc.allocate(floor="2020010100000001", now=NOW)[0] > mine
+
+
+def test_a_mark_or_floor_more_than_a_day_ahead_is_ignored(tmp_path: Path) -> None:
+    # Such an id is not valid (docid.FUTURE_SLACK): following it would drag every new id
+    # into that future, and one at 9999-12-31 23:59 into an OverflowError.
+    for far in ("2026112721060001", "9999123123599999"):
+        assert plan(far, NOW.replace(second=0), 1)[0].startswith("202611262105")
+    assert plan("2026112721040001", NOW.replace(second=0), 1) == ["2026112721040002"]
+    alloc = IdAllocator(tmp_path)
+    [far_mark] = alloc.allocate(floor="2026112721040001", now=NOW)  # within the day
+    [back] = alloc.allocate(now=NOW - dt.timedelta(days=2))  # the mark is now 3 days ahead
+    assert back.startswith("202611242105") and back < far_mark
 
 
 def test_bulk_allocation_spills_into_following_minutes(tmp_path: Path) -> None:
@@ -154,11 +166,25 @@ def test_doc_id_validity_is_a_real_utc_minute(
         real = True
     except ValueError:
         real = False
-    assert docid.is_valid(f"{minute}{n:04d}") == (real and n >= 1)
+    # And no more than a day ahead of the clock (docid.FUTURE_SLACK).
+    soon = minute <= docid.latest_minute()
+    assert docid.is_valid(f"{minute}{n:04d}") == (real and n >= 1 and soon)
+
+
+def test_ids_are_full_matches_and_not_far_in_the_future() -> None:
+    assert not docid.is_valid("2026010100000001\n")  # `$` would match before the newline
+    assert docid.claimed_by_name("2026010100000001_a.txt\n") == "2026010100000001"
+    assert docid.claimed_by_name("2026010100000001\n_a.txt") is None
+    tomorrow = dt.datetime.now(UTC) + dt.timedelta(hours=23)
+    assert docid.is_valid(docid.make(tomorrow, 1))
+    far = docid.make(dt.datetime.now(UTC) + dt.timedelta(days=1, minutes=2), 1)
+    assert not docid.is_valid(far)
+    assert "more than one day in the future" in (docid.problem(far) or "")
+    assert docid.problem("9999123123599999") is not None
 
 
 @pytest.mark.parametrize(("minute", "real"), [
-    ("202402290000", True), ("202302290000", False), ("202612312359", True),
+    ("202402290000", True), ("202302290000", False), ("202512312359", True),
     ("202613010000", False), ("202611262460", False), ("000001010000", False),
 ])
 def test_doc_id_minutes_at_the_edges(minute: str, real: bool) -> None:

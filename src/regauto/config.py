@@ -85,6 +85,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     auto_stage: str = "managed"
     max_file_bytes: int = 2_000_000
+    max_patch_bytes: int = 64 << 20  # `regauto patch` reads no more (it holds the patch whole)
     backups: int = 20
     lock_timeout_s: float = 30.0
     cas_retries: int = 8
@@ -126,6 +127,7 @@ _TOP_KEYS = {
     "exclude": list,
     "auto_stage": str,
     "max_file_bytes": int,
+    "max_patch_bytes": int,
     "backups": int,
     "lock_timeout_s": (int, float),
     "cas_retries": int,
@@ -234,7 +236,7 @@ def parse(data: dict[str, Any], src: str) -> Config:
         if data["auto_stage"] not in AUTO_STAGE:
             raise _err(src, "auto_stage", f"must be one of {', '.join(AUTO_STAGE)}")
         kw["auto_stage"] = data["auto_stage"]
-    for key in ("max_file_bytes", "backups", "cas_retries"):
+    for key in ("max_file_bytes", "max_patch_bytes", "backups", "cas_retries"):
         if key in data:
             kw[key] = checks.number(src, key, data[key])
     if "lock_timeout_s" in data:

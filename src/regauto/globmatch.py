@@ -43,7 +43,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(c))
         i += 1
-    out.append("$")
+    out.append(r"\Z")  # not `$`, which also matches before a final newline
     return re.compile("".join(out), re.DOTALL)
 
 

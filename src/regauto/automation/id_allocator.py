@@ -46,8 +46,10 @@ def plan(last: str | None, minute_now: dt.datetime, n: int) -> list[str]:
     """``n`` ids strictly above ``last`` (if any), at ``minute_now`` or later.
 
     Pure apart from the random starts, so the rules can be tested without a database.
+    A ``last`` more than ``docid.FUTURE_SLACK`` ahead of ``minute_now`` is ignored: such an
+    id is not valid, and following it would drag every new id into that future.
     """
-    if last is not None and docid.minute_of(last) >= minute_now:
+    if last is not None and minute_now <= docid.minute_of(last) <= minute_now + docid.FUTURE_SLACK:
         minute, seq = docid.minute_of(last), int(last[12:]) + 1
     else:
         minute, seq = minute_now, _random_start()

@@ -20,10 +20,9 @@ without one runs no git command here — with one ``git log`` and, usually, one
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 
-from regauto import git
+from regauto import git, jsonload
 from regauto.errors import GitError
 from regauto.project import Project
 from regauto.registry import records
@@ -100,7 +99,7 @@ def _recorded_at(doc_id: str, paths: list[str], shard_texts: Iterable[bytes | No
             if needle not in line:
                 continue  # parse only the lines that can matter
             try:
-                rec = json.loads(line)
+                rec = jsonload.loads(line.decode("utf-8"))  # a hostile commit may nest deep
             except ValueError:
                 continue
             if isinstance(rec, dict) and rec.get("doc_id") == doc_id and rec.get("path") in paths:

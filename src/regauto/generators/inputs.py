@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from regauto import jsonload
 from regauto.config import Generator
 from regauto.generators.builtins import BUILTINS
 from regauto.generators.custom import RECORDS_KEY, spec_of
@@ -118,7 +119,7 @@ class InputHasher:
     # -- the cache -----------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = jsonload.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         if (

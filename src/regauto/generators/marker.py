@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from regauto import jsonload
 from regauto.config_checks import GENERATED_TOKEN, JSON_MARKER_KEY
 from regauto.errors import UsageError
 
@@ -123,7 +124,7 @@ def parse(path: str, text: str) -> Parsed | None:
         if not line.startswith(_JSON_PREFIX):
             return None
         try:
-            value = json.loads(line[len(_JSON_PREFIX) :].rstrip().rstrip(","))
+            value = jsonload.loads(line[len(_JSON_PREFIX) :].rstrip().rstrip(","))
         except ValueError:
             return None
         if not isinstance(value, dict):

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regauto import jsonload
 from regauto.errors import EXIT_DRIFT, BadInputError, RegautoError
 from regauto.registry import records
 
@@ -82,7 +83,7 @@ def parse(text: str, label: str) -> list[Line]:
     out: list[Line] = []
     for n, raw in enumerate(lines, 1):
         try:
-            rec = json.loads(raw)
+            rec = jsonload.loads(raw, strict=True)
         except ValueError as e:
             raise BadInputError(f"{label}:{n}: not valid JSON ({e})") from None
         if not isinstance(rec, dict):

@@ -232,7 +232,7 @@ def _known(rec: Record) -> Record:
     doc_id — which is how the losers of a duplicate lose their lines.  An unchanged record
     writes no byte: the writer compares texts."""
     out = {k: rec[k] for k in FIELDS if k in rec and k != "descriptor"}
-    if not (isinstance(out.get("blob"), str) and BLOB_RE.match(out["blob"])):
+    if not (isinstance(out.get("blob"), str) and BLOB_RE.fullmatch(out["blob"])):
         out["blob"] = ""
     return out
 
@@ -297,7 +297,7 @@ def _stored_form(plan: Plan) -> dict[str, list[Line]]:
                     plan.extra[i] = stray
             plan.batch.add(p)
             fix = "fix re-derives the record from the file (or drops it if the file is gone)"
-        elif i is not None and isinstance(rec.get("blob"), str) and BLOB_RE.match(rec["blob"]):
+        elif i is not None and isinstance(rec.get("blob"), str) and BLOB_RE.fullmatch(rec["blob"]):
             fix = "fix drops it; a file with its blob takes its doc_id"
         else:
             fix = "fix drops it"
@@ -458,7 +458,7 @@ def _orphans(plan: Plan) -> None:
         if ln.valid or usable_path(rec.get("path")):
             continue
         i, blob = rec.get("doc_id"), rec.get("blob")
-        if not (docid.is_valid(i) and isinstance(blob, str) and BLOB_RE.match(blob)):
+        if not (docid.is_valid(i) and isinstance(blob, str) and BLOB_RE.fullmatch(blob)):
             continue
         if any(r.rec["doc_id"] == i for r in plan.rec_at.values()):
             continue

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regauto import docid, stages
+from regauto import docid, jsonload, stages
 from regauto.errors import BadInputError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project, check_rel
@@ -280,10 +280,12 @@ def _read_shard(store: RegistryStore, name: str, view: RegistryView, salvage: bo
 def record_problems(rec: Any, raw: str | None = None) -> list[str]:
     """``records.problems`` plus the repository rule for paths (SPEC §11).  With the raw
     line at hand, a descriptor that cannot nest deeper than the limit (it has fewer
-    brackets) is not walked: that walk is most of the cost on a 100k-record registry."""
+    brackets) is not walked: that walk is most of the cost on a 100k-record registry; nor
+    are the strings of a line with no ``\\ud…`` escape (UTF-8 text holds no surrogate)."""
     shallow = (raw is not None and isinstance(rec, dict)
                and raw.count("{") + raw.count("[") <= records.MAX_DEPTH)
-    probs = records.problems(rec, walk_descriptor=not shallow)
+    escaped = raw is None or ("\\u" in raw and ("\\ud" in raw or "\\uD" in raw))
+    probs = records.problems(rec, walk_descriptor=not shallow, walk_strings=escaped)
     if not probs:
         try:
             check_rel(rec["path"], what="record path")
@@ -306,7 +308,7 @@ def _salvage(store: RegistryStore, name: str,
     out: list[tuple[int, Record, str]] = []
     for i, ln in enumerate(lines):
         try:
-            rec = json.loads(ln)
+            rec = jsonload.loads(ln)
         except ValueError as e:
             rec, err = None, str(e)
         else:

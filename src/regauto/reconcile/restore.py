@@ -31,7 +31,7 @@ import os
 import time
 from pathlib import Path
 
-from regauto import git
+from regauto import git, jsonload
 from regauto.errors import RegistryFormatError
 from regauto.project import Project
 from regauto.reconcile.registry_view import RegistryView
@@ -104,6 +104,8 @@ def _rebuild(project: Project, view: RegistryView, name: str) -> tuple[str | Non
             hinted += 1
     counts = (f"kept {len(kept)} readable line(s) and {hinted} legible path/doc_id pair(s) "
               f"of {len(broken)} broken line(s)")
+    if "not valid UTF-8" in view.errors.get(name, ""):
+        counts += "; bytes that were not UTF-8 became U+FFFD"
     if used:
         what = (f"restored {view.rel(name)} from {' and '.join(used)} ({taken} record(s)): "
                 f"{counts}")
@@ -153,7 +155,7 @@ def _parse(data: bytes) -> Parsed:
     for ln in data.decode("utf-8").split("\n"):
         if not ln:
             continue
-        rec = json.loads(ln)
+        rec = jsonload.loads(ln)
         if not isinstance(rec, dict):
             raise ValueError("not a JSON object")
         out.append((rec, ln))

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from regauto import jsonload
+
 BACKUP_DIR = "backups"
 
 
@@ -74,7 +76,7 @@ def listing(state_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     out = []
     for p in sorted((p for p in root.iterdir() if p.name.isdigit()), reverse=True):
         try:
-            out.append((p, json.loads((p / "backup.json").read_text())))
+            out.append((p, jsonload.loads((p / "backup.json").read_text())))
         except (OSError, ValueError):
             continue
     return out

@@ -152,9 +152,13 @@ class IdIndex:
         return out
 
     def max_id(self) -> str | None:
-        """The highest valid doc_id in the registry (the id allocator's floor)."""
+        """The highest valid doc_id in the registry (the id allocator's floor).  An id
+        more than a day in the future is not valid (``docid``): it is skipped in SQL, so
+        any number of them cannot hide the real maximum."""
+        ceiling = docid.latest_minute() + "9999"
         for (value,) in self.conn.execute(
-            "SELECT doc_id FROM id_index WHERE length(doc_id) = 16 ORDER BY doc_id DESC LIMIT 50"
+            "SELECT doc_id FROM id_index WHERE length(doc_id) = 16 AND doc_id <= ?"
+            " ORDER BY doc_id DESC LIMIT 50", (ceiling,)
         ):
             if docid.is_valid(value):
                 return str(value)

@@ -14,14 +14,14 @@ rewritten in canonical form, dropping records that are not valid.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
+from regauto import jsonload
 from regauto.errors import PatchError
 
-HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+HASH_RE = re.compile(r"sha256:[0-9a-f]{64}")  # with fullmatch: `$` allows a final newline
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class PromotionPatch:
     def __post_init__(self) -> None:
         if (self.changes is None) == (self.operations is None):
             raise PatchError("a patch carries exactly one of 'changes' and 'operations'")
-        if not isinstance(self.base_hash, str) or not HASH_RE.match(self.base_hash):
+        if not isinstance(self.base_hash, str) or not HASH_RE.fullmatch(self.base_hash):
             raise PatchError(f"base_hash {self.base_hash!r} is not a registry hash (sha256:…)")
 
     @property
@@ -87,19 +87,36 @@ class PromotionPatch:
     def loads(cls, text: str, where: str = "patch") -> PromotionPatch:
         """Parse a patch given as JSON text.  Strict: a key given twice (two values for one
         doc_id would silently lose one), ``NaN``/``Infinity`` (not JSON; they would end up
-        in a shard no other tool can read) and absurd nesting are errors, not tracebacks."""
+        in a shard no other tool can read), nesting past ``jsonload.MAX_NESTING`` and lone
+        surrogates (``\\ud800``: not Unicode, cannot be written) are errors, not tracebacks."""
         try:
-            data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+            data = jsonload.loads(text, strict=True, object_pairs_hook=_unique_keys,
+                                  parse_constant=_no_constant)
         except _StrictJSONError as e:
             raise PatchError(f"{where}: {e}") from None
-        except RecursionError:
-            raise PatchError(f"{where}: malformed JSON (nested too deeply)") from None
         except ValueError as e:
             msg = getattr(e, "msg", str(e))
             line = getattr(e, "lineno", "?")
             col = getattr(e, "colno", "?")
             raise PatchError(f"{where}:{line}:{col}: malformed JSON ({msg})") from None
         return cls.from_json(data, where)
+
+
+def read_text(f: BinaryIO, cap: int, where: str) -> str:
+    """A patch's JSON text from ``f``: at most ``cap`` bytes (``max_patch_bytes``) of UTF-8.
+    One byte more is read to tell a longer input, so an endless one (``/dev/zero``) costs
+    ``cap`` bytes, not all the memory."""
+    try:
+        data = f.read(cap + 1)
+    except OSError as e:
+        raise PatchError(f"{where}: cannot read: {e.strerror}") from None
+    if len(data) > cap:
+        raise PatchError(f"{where}: longer than max_patch_bytes ({cap} bytes); split the "
+                         "patch or raise max_patch_bytes in the config")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PatchError(f"{where}: not valid UTF-8 (byte {e.start})") from None
 
 
 class _StrictJSONError(Exception):

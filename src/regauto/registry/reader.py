@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from regauto import docid
+from regauto.errors import RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
 from regauto.registry import journal, writer_stats
@@ -54,12 +55,21 @@ class Reader:
         so the hash is exactly that of the records returned."""
         with self.locks.registry(timeout=self.timeout), gc_paused():
             self._recover_locked()
+            self._check_meta()
             manifest = self.store.manifest()
             names = self.store.shard_names() if shards is None else shards
             recs: list[Record] = []
             for n in names:
                 recs.extend(self.store.read_shard(n).records)
         return Snapshot(hash_of_manifest(manifest), manifest, recs)
+
+    def _check_meta(self) -> None:
+        # A registry of another format (schema 99) or a meta.json that is not JSON: its
+        # shards cannot be trusted to mean what this regauto reads them as (the writer
+        # refuses it the same way; ``fix`` rewrites a malformed one).
+        problem = self.store.read_meta_problem()
+        if problem is not None and not problem.endswith("not in canonical form"):
+            raise RegistryFormatError(problem)
 
     def all_records(self) -> list[Record]:
         return self.snapshot().records
@@ -89,7 +99,7 @@ class Reader:
 
     def find(self, key: str) -> list[Record]:
         """Records for a doc_id or a path."""
-        if docid.DOC_ID_RE.match(key):
+        if docid.DOC_ID_RE.fullmatch(key):
             return self.by_ids([key]).get(key, [])
         rel = key.strip("/")
         _, recs = self.by_paths([rel])

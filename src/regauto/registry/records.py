@@ -7,15 +7,16 @@ import json
 import re
 from typing import Any
 
-from regauto import docid
+from regauto import docid, jsonload
 
 FIELDS = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size", "descriptor")
 ID_MODES = ("prefix", "header", "registry")
 ROLES = ("source", "test", "doc", "config", "script", "data", "other")
 META_TEXT = '{"regauto": "registry", "schema": 1, "shards": 256}\n'
 META_NAME = "meta.json"
-SHARD_RE = re.compile(r"^[0-9a-f]{2}\.jsonl$")
-BLOB_RE = re.compile(r"^[0-9a-f]{40}$")
+# Use with ``fullmatch``: ``$`` would also match before a final newline.
+SHARD_RE = re.compile(r"[0-9a-f]{2}\.jsonl")
+BLOB_RE = re.compile(r"[0-9a-f]{40}")
 
 Record = dict[str, Any]
 
@@ -60,10 +61,11 @@ def shard_text(records: list[Record]) -> str:
 _FIELD_SET = frozenset(FIELDS)
 
 
-def problems(rec: Any, *, walk_descriptor: bool = True) -> list[str]:
+def problems(rec: Any, *, walk_descriptor: bool = True, walk_strings: bool = True) -> list[str]:
     """Why ``rec`` is not a valid record (empty list: valid).  Paths are checked by the caller
     against the repository rules (``project.check_rel``) as well.  ``walk_descriptor=False``:
-    the caller knows the descriptor cannot nest deeper than ``MAX_DEPTH`` (see
+    the caller knows the descriptor cannot nest deeper than ``MAX_DEPTH``;
+    ``walk_strings=False``: it knows no string holds a lone surrogate (see
     ``reconcile.registry_view.record_problems``)."""
     if not isinstance(rec, dict):
         return ["not a JSON object"]
@@ -79,7 +81,7 @@ def problems(rec: Any, *, walk_descriptor: bool = True) -> list[str]:
     if "path" in rec and not (isinstance(p, str) and p and _path_ok(p)):
         out.append(f"bad path {p!r}")
     if "doc_id" in rec and not docid.is_valid(rec["doc_id"]):
-        out.append(f"bad doc_id {rec['doc_id']!r} (16 digits YYYYMMDDHHMMNNNN)")
+        out.append(docid.problem(rec["doc_id"]) or "bad doc_id")
     if "id_mode" in rec and rec["id_mode"] not in ID_MODES:
         out.append(f"bad id_mode {rec['id_mode']!r}")
     if "kind" in rec and not (isinstance(rec["kind"], str) and rec["kind"]):
@@ -91,32 +93,21 @@ def problems(rec: Any, *, walk_descriptor: bool = True) -> list[str]:
         out.append("tags must be a sorted list of strings")
     if "role" in rec and rec["role"] not in ROLES:
         out.append(f"bad role {rec['role']!r}")
-    if "blob" in rec and not (isinstance(rec["blob"], str) and BLOB_RE.match(rec["blob"])):
+    if "blob" in rec and not (isinstance(rec["blob"], str) and BLOB_RE.fullmatch(rec["blob"])):
         out.append("bad blob (40 hex digits)")
     size = rec.get("size")
     if "size" in rec and not (isinstance(size, int) and not isinstance(size, bool) and size >= 0):
         out.append("bad size")
     if "descriptor" in rec and not isinstance(rec["descriptor"], dict):
         out.append("descriptor must be an object")
-    elif walk_descriptor and "descriptor" in rec and _depth(rec["descriptor"]) > MAX_DEPTH:
+    elif walk_descriptor and "descriptor" in rec and jsonload.depth(rec["descriptor"]) > MAX_DEPTH:
         out.append(f"descriptor nested deeper than {MAX_DEPTH} levels")
+    if walk_strings and not out:
+        bad = jsonload.lone_surrogate(rec)
+        if bad is not None:
+            # Not Unicode: the line could never be written back as UTF-8.
+            out.append(f"a string holds a lone surrogate ({bad!r})")
     return out
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of a JSON value, without recursion (a patch may nest ~1000 deep): level
-    by level, keeping only the containers, as most values are strings."""
-    deepest = 0
-    level = [value]
-    while True:
-        level = [v for v in level if isinstance(v, (dict, list))]
-        if not level:
-            return deepest
-        deepest += 1
-        below: list[Any] = []
-        for v in level:
-            below.extend(v.values() if isinstance(v, dict) else v)
-        level = below
 
 
 def _path_ok(p: str) -> bool:

@@ -11,6 +11,7 @@ released.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 from collections.abc import Callable
@@ -21,11 +22,10 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from regauto import docid, stages
+from regauto import stages
 from regauto.errors import PatchError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
-from regauto.project import check_rel
-from regauto.registry import backups, journal, records, writer_stats
+from regauto.registry import backups, journal, record_checks, records, writer_stats
 from regauto.registry.id_index import IdIndex
 from regauto.registry.promotion_patch import PromotionPatch, merge_patch
 from regauto.registry.records import META_NAME, META_TEXT, Record
@@ -206,12 +206,17 @@ class RegistryWriterService:
                 writer_stats.bump(self.store.state_dir, conflicts=1)
                 raise CASConflict(base_hash, current)
             old: dict[str, str | None] = {}
+            raw: dict[str, bytes | None] = {}
             for n in texts:
                 try:
-                    old[n] = (self.store.dir / n).read_bytes().decode("utf-8", "replace")
+                    data: bytes | None = (self.store.dir / n).read_bytes()
                 except FileNotFoundError:
-                    old[n] = None
-            writes = {n: t for n, t in texts.items() if t != old[n]}
+                    data = None
+                raw[n] = data
+                old[n] = None if data is None else data.decode("utf-8", "replace")
+            # Bytes compared: a file that is not UTF-8 decodes to its repaired text.
+            writes = {n: t for n, t in texts.items()
+                      if (None if t is None else t.encode("utf-8")) != raw[n]}
             if not writes:
                 return WriteResult(False, current, current)
             _, target = _target(manifest, writes)
@@ -370,10 +375,9 @@ class RegistryWriterService:
         shards: dict[str, ShardLines],
     ) -> dict[str, Record | None]:
         for doc_id, fields in changes.items():
-            if not docid.is_valid(doc_id):
-                raise PatchError(f"changes: {doc_id!r} is not a valid doc_id (16 digits)")
+            record_checks.checked_id("changes", doc_id)
             if fields is not None and "path" in fields:
-                _checked_path(doc_id, fields["path"])
+                record_checks.checked_path(doc_id, fields["path"])
         self.index.sync(manifest)
         located = self.index.shards_of(changes)
         need = {s for ss in located.values() for s in ss}
@@ -392,7 +396,7 @@ class RegistryWriterService:
                 raise PatchError(f"changes[{doc_id}]: doc_id field {fields['doc_id']!r} differs")
             new = merge_patch(current.get(doc_id, {}), fields)
             new["doc_id"] = doc_id
-            final[doc_id] = _validated(doc_id, new)
+            final[doc_id] = record_checks.validated(doc_id, new)
         return final
 
     def _final_complex(
@@ -447,7 +451,7 @@ class RegistryWriterService:
                 raise PatchError(f"record {doc_id}: its doc_id field is {rec.get('doc_id')!r}")
             if whole and docs.get(doc_id) == rec:
                 continue
-            final[doc_id] = _validated(doc_id, rec)
+            final[doc_id] = record_checks.validated(doc_id, rec)
         return final
 
 
@@ -459,8 +463,8 @@ def _target(
     for n, t in writes.items():
         if t is None:
             target.pop(n, None)
-        else:
-            target[n] = text_sha256(t)
+        else:  # encoded here, before any backup or temp: the first step that needs bytes
+            target[n] = hashlib.sha256(record_checks.encoded(n, t)).hexdigest()
     target.setdefault(META_NAME, text_sha256(META_TEXT))
     return target, hash_of_manifest(target)
 
@@ -567,7 +571,7 @@ def _rebuild(
             continue
         if repair:
             rec = shard.record(i)
-            if records.problems(rec) or _path_problem(rec):
+            if records.problems(rec) or record_checks.path_problem(rec):
                 continue
             entries.append((path, doc, None, rec))
         else:
@@ -578,31 +582,6 @@ def _rebuild(
     lines = [line if line is not None else records.dumps(rec or {})
              for _, _, line, rec in entries]
     return lines, [(doc, path) for path, doc, _, _ in entries]
-
-
-def _checked_path(doc_id: str, path: Any) -> str:
-    if not isinstance(path, str):
-        raise PatchError(f"record {doc_id}: path must be a string")
-    try:
-        return check_rel(path, what=f"record {doc_id}")
-    except Exception as e:
-        raise PatchError(str(e)) from None
-
-
-def _path_problem(rec: Record) -> bool:
-    try:
-        check_rel(rec["path"])
-    except Exception:
-        return True
-    return False
-
-
-def _validated(doc_id: str, rec: Record) -> Record:
-    probs = records.problems(rec)
-    if probs:
-        raise PatchError(f"record {doc_id}: {'; '.join(probs)}")
-    _checked_path(doc_id, rec["path"])
-    return rec
 
 
 def _entry_order(entry: tuple[str | None, str | None, str | None, Record | None]) -> bytes:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regauto import jsonload
 from regauto.errors import RegistryFormatError
 from regauto.pathguard import read_owned, regular_or_absent
 from regauto.registry.records import META_NAME, META_TEXT, SHARD_RE, Record
@@ -197,9 +198,9 @@ def _parse_object(display: str, lineno: int, line: str) -> Record:
     if not line.strip():
         raise RegistryFormatError(f"{display}:{lineno}: empty line")
     try:
-        rec = json.loads(line)
-    except (ValueError, RecursionError) as e:
-        msg = getattr(e, "msg", None) or "too deeply nested"
+        rec = jsonload.loads(line)
+    except ValueError as e:
+        msg = getattr(e, "msg", None) or str(e)
         col = getattr(e, "colno", None)
         where = f" at column {col}" if col is not None else ""
         raise RegistryFormatError(f"{display}:{lineno}: malformed JSON ({msg}{where})") from None
@@ -215,7 +216,7 @@ def _key_of(rec: Record) -> tuple[str | None, str | None]:
 
 
 def is_registry_file(name: str) -> bool:
-    return name == META_NAME or SHARD_RE.match(name) is not None
+    return name == META_NAME or SHARD_RE.fullmatch(name) is not None
 
 
 class RegistryStore:
@@ -283,7 +284,7 @@ class RegistryStore:
             return dict(mem)
         files: dict[str, list[Any]] = {}
         try:
-            data = json.loads((self.state_dir / HASH_CACHE).read_text())
+            data = jsonload.loads((self.state_dir / HASH_CACHE).read_text())
             if isinstance(data, dict) and data.get("dir") == str(self.dir):
                 stored = data.get("files")
                 files = stored if isinstance(stored, dict) else {}
@@ -339,7 +340,7 @@ class RegistryStore:
             # blames the right line.
             if len(parsed) != len(lines) or not all(isinstance(r, dict) for r in parsed):
                 raise ValueError("line count")
-        except ValueError:
+        except (ValueError, RecursionError):  # the line-by-line parse names the line
             parsed = [self._parse_line(name, i + 1, ln) for i, ln in enumerate(lines)]
         for i, rec in enumerate(parsed):
             if not isinstance(rec, dict):
@@ -352,14 +353,10 @@ class RegistryStore:
         if not line.strip():
             raise RegistryFormatError(f"{self.display(name)}:{lineno}: empty line")
         try:
-            return json.loads(line)
+            return jsonload.loads(line)
         except json.JSONDecodeError as e:
             raise RegistryFormatError(
                 f"{self.display(name)}:{lineno}: malformed JSON ({e.msg} at column {e.colno})"
-            ) from None
-        except RecursionError:
-            raise RegistryFormatError(
-                f"{self.display(name)}:{lineno}: malformed JSON (nested too deeply)"
             ) from None
 
     def read_shard_lines(self, name: str, verified: bool, ordered: bool = False) -> ShardLines:
@@ -382,7 +379,7 @@ class RegistryStore:
         if text is None or text == META_TEXT:
             return None
         try:
-            data = json.loads(text)
+            data = jsonload.loads(text)
         except ValueError:
             return f"{self.display(META_NAME)}: malformed JSON"
         if data != json.loads(META_TEXT):

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from regauto import jsonload
+
 STATS_NAME = "writer-stats.json"
 COUNTERS = ("writes", "noops", "conflicts", "rollbacks", "recoveries", "bytes_written")
 
@@ -21,7 +23,7 @@ def load(state_dir: Path) -> dict[str, Any]:
     data["last_write"] = None
     data["python"] = None  # the minor version that computed the last write's descriptors
     try:
-        stored = json.loads((state_dir / STATS_NAME).read_text())
+        stored = jsonload.loads((state_dir / STATS_NAME).read_text())
         if isinstance(stored, dict):
             data.update({k: v for k, v in stored.items() if k in data})
     except (OSError, ValueError):

@@ -20,6 +20,7 @@ the running Python's grammar: code using syntax newer than the interpreter is an
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 
 from regauto.automation.extractors.text import count_lines
@@ -28,6 +29,9 @@ KINDS = ("python", "pyi", "python3", "python2")
 MAX_TEXT = 200
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# A string literal may spell a lone surrogate ("\\ud800"): not Unicode, so no registry line
+# could hold it.  The descriptor gets U+FFFD in its place.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def extract(data: bytes) -> dict[str, object]:
@@ -79,7 +83,7 @@ def _summary(tree: ast.Module) -> str | None:
         return None
     for line in doc.splitlines():
         if line.strip():
-            text = line.strip()
+            text = _SURROGATE.sub("\ufffd", line.strip())
             return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
     return None
 
@@ -159,5 +163,5 @@ def _string_list(value: ast.expr) -> list[str] | None:
     for elt in value.elts:
         if not (isinstance(elt, ast.Constant) and isinstance(elt.value, str)):
             return None
-        items.append(elt.value)
+        items.append(_SURROGATE.sub("\ufffd", elt.value))
     return items

@@ -151,6 +151,9 @@ def run_cmd(
     return 0 if rep.ok else 1
 
 
+MAX_JOB_ID = (1 << 63) - 1
+
+
 def retry_cmd(
     job_id: Optional[int] = typer.Argument(  # noqa: UP045
         None, metavar="[ID]", help="The job to requeue (see `regauto queue dead`)."
@@ -165,6 +168,8 @@ def retry_cmd(
             say(f"requeued {q.retry_all_dead()} job(s)")
             return 0
         assert job_id is not None
+        if not 0 < job_id <= MAX_JOB_ID:  # SQLite's integers are 64-bit
+            raise UsageError(f"job {job_id} cannot be retried: no such job")
         if not q.retry(job_id):
             job = q.get(job_id)
             why = "no such job" if job is None else f"it is {job.status}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -51,17 +50,21 @@ def patch_cmd(
     """Apply a PromotionPatch {base_hash, source, reason, changes|operations}."""
     from regauto import generators
     from regauto.registry import open_writer
-    from regauto.registry.promotion_patch import PromotionPatch
+    from regauto.registry.promotion_patch import PromotionPatch, read_text
 
     project = STATE.project()  # first: an uninitialised repository is refused before input
     where = "<stdin>" if file == "-" else file
-    try:
-        # Bytes, decoded here: sys.stdin's own decoding depends on the locale (strict under
-        # a UTF-8 locale: a traceback; lossy under C) — a patch is UTF-8 JSON either way.
-        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInputError(f"{where}: cannot read: {e}") from None
+    cap = project.config.max_patch_bytes
+    # Bytes, decoded by read_text: sys.stdin's own decoding depends on the locale (strict
+    # under a UTF-8 locale: a traceback; lossy under C) — a patch is UTF-8 JSON either way.
+    if file == "-":
+        text = read_text(sys.stdin.buffer, cap, where)
+    else:
+        try:
+            with open(file, "rb") as f:
+                text = read_text(f, cap, where)
+        except OSError as e:
+            raise BadInputError(f"{where}: cannot read: {e.strerror}") from None
     patch = PromotionPatch.loads(text, where)
     result = open_writer(project, generators.post_write(project)).apply(patch)
     if not STATE.quiet:
