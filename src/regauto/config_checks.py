@@ -40,6 +40,7 @@ WEEK_S = 7 * DAY_S
 # key -> (lowest, highest) for every number in the configuration.
 RANGES: dict[str, tuple[float, float]] = {
     "max_file_bytes": (1, 1 << 40),
+    "max_patch_bytes": (1, 1 << 40),
     "backups": (1, 10_000),
     "cas_retries": (1, 1_000),
     "lock_timeout_s": (0.001, DAY_S),
