@@ -25,11 +25,13 @@ EXCLUDED = "excluded"
 NONCANONICAL = "noncanonical"
 STALE_OUTPUT = "stale_output"
 EDITED_OUTPUT = "edited_output"
+ID_CHANGED = "id_changed"  # check --base only
+ID_LOST = "id_lost"  # check --base only
 
 KINDS: tuple[str, ...] = (
     UNTRACKED, MISSING, MOVED, MODIFIED, MISNAMED, HEADER_MISSING, HEADER_MISMATCH,
     DUPLICATE_ID, DUPLICATE_PATH, INVALID_RECORD, EXCLUDED, NONCANONICAL, STALE_OUTPUT,
-    EDITED_OUTPUT,
+    EDITED_OUTPUT, ID_CHANGED, ID_LOST,
 )
 
 
