@@ -61,6 +61,10 @@ def test_a_swapped_pair_and_a_hand_changed_id_are_caught_and_restored(git_repo: 
     # In CI, on the committed tree: the same answer.
     assert drifts(git_repo, "--rev", "HEAD", "--base", "main") == drifts(
         git_repo, "--base", "main")
+    hand_edited = registry_bytes(git_repo)
+    r = regauto(git_repo, "fix", "--base", "main", "--dry-run")
+    assert r.returncode == 1 and r.stdout.count("would fix id_changed") == 3
+    assert registry_bytes(git_repo) == hand_edited
     r = regauto(git_repo, "fix", "--base", "main")
     assert r.returncode == 0, r.stderr
     assert ids_by_path(git_repo) == ids

@@ -131,14 +131,12 @@ def _drop_conflicts(found: IdCheck, by_id: dict[str, Record]) -> None:
             found.freed.pop(bid, None)
 
 
-def operations(found: IdCheck, current_ids: set[str]) -> list[dict[str, Any]]:
+def operations(found: IdCheck) -> list[dict[str, Any]]:
     """The JSON Patch that gives every restorable record its base id back, whole records
-    (a merge patch would keep a descriptor's stale keys): each replaced id is removed
-    unless a swapped partner takes it over."""
-    ops: list[dict[str, Any]] = []
-    for bid, rec in sorted(found.restore.items()):
-        ops.append({"op": "replace" if bid in current_ids else "add",
-                    "path": f"/documents/{bid}", "value": rec})
+    (``add`` replaces a member that exists; a merge patch would keep a descriptor's stale
+    keys): each replaced id is removed unless a swapped partner takes it over."""
+    ops: list[dict[str, Any]] = [{"op": "add", "path": f"/documents/{bid}", "value": rec}
+                                 for bid, rec in sorted(found.restore.items())]
     for cur in sorted(set(found.freed.values()) - set(found.restore)):
         ops.append({"op": "remove", "path": f"/documents/{cur}"})
     return ops
@@ -163,7 +161,7 @@ def restore(project: Project, ref: str) -> tuple[list[str], dict[str, str]]:
     if not found.restore:
         return [], found.unrepaired
     writer = open_writer(project, post_write(project))
-    ops = operations(found, {r["doc_id"] for r in current})
+    ops = operations(found)
     writer.apply(PromotionPatch(base_hash=writer.current_hash(), source="regauto fix --base",
                                 reason=f"ids are permanent: restore {ref}'s ids",
                                 operations=ops))
