@@ -92,6 +92,17 @@ def test_an_id_lost_by_a_move_comes_back(git_repo: Path) -> None:
     assert regauto(git_repo, "check", "--base", "main").returncode == 0
 
 
+def test_an_id_lost_with_its_record_comes_back(git_repo: Path) -> None:
+    ids = on_topic(git_repo)
+    for shard in (git_repo / REGISTRY).glob("*.jsonl"):
+        lines = shard.read_text().splitlines(keepends=True)
+        shard.write_text("".join(ln for ln in lines if '"notes/b.txt"' not in ln))
+    assert ("id_lost", "notes/b.txt", ids["notes/b.txt"]) in drifts(git_repo, "--base", "main")
+    assert regauto(git_repo, "fix", "--base", "main").returncode == 0
+    assert ids_by_path(git_repo) == ids
+    assert regauto(git_repo, "check", "--base", "main").returncode == 0
+
+
 def test_an_id_carried_by_the_file_is_left_for_a_person(git_repo: Path) -> None:
     ids = on_topic(git_repo)
     core = ids["pkg/core.py"]

@@ -7,7 +7,8 @@ pull request's base branch in CI):
 
 - ``id_changed``: a path recorded on both sides under different ids;
 - ``id_lost``: an id of REF that is gone while its document remains — moved (the same blob
-  at another path, recorded under an id REF does not know) or at its path, not registered.
+  at another path, recorded under an id REF does not know) or at its path, not registered
+  (``fix`` registers it, and the id goes back as for ``id_changed``).
 
 ``fix --base`` gives registry-mode records their base id back in one write (a swapped pair
 included).  In prefix and header mode the id lives in the file: ``fix`` already makes the
@@ -93,14 +94,12 @@ def compare(project: Project, ref: str, base: list[Record], current: list[Record
                     f"{moved['doc_id']}; fix --base {ref} restores {bid}"))
                 _plan(found, moved, bid, by_id)
             elif (project.root / b["path"]).is_file():
+                # ``fix`` registers such a file first (then it is ``id_changed``); one
+                # still without a record after it is one fix leaves alone (excluded now).
                 found.drifts.append(D.Drift(
                     D.ID_LOST, bid, b["path"],
                     f"{ref} recorded it as {bid}; it has no record now; fix --base {ref} "
-                    "registers it under that id again"))
-                if b.get("id_mode") == REGISTRY_MODE:
-                    found.restore[bid] = dict(b)
-                else:
-                    found.unrepaired[b["path"]] = _why(b)
+                    "registers it and gives that id back"))
     _drop_conflicts(found, by_id)
     return found
 
@@ -158,6 +157,13 @@ def restore(project: Project, ref: str) -> tuple[list[str], dict[str, str]]:
 
     current = open_reader(project).all_records()
     found = compare(project, ref, base_records(project, ref), current)
+    restored = {rec["path"] for rec in found.restore.values()}
+    for d in found.drifts:
+        # The ordinary fix ran first: a document still without a record is one it leaves
+        # alone (excluded now, or a file it cannot process).
+        if d.path not in restored:
+            found.unrepaired.setdefault(d.path, "it has no record after regauto fix: "
+                                        "register it, then fix --base again")
     if not found.restore:
         return [], found.unrepaired
     writer = open_writer(project, post_write(project))
