@@ -5,6 +5,10 @@ prints in a fresh clone of that tree."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import git, make_tree
@@ -106,3 +110,26 @@ def test_uncommitted_edits_are_named_as_such(git_repo: Path) -> None:
     (git_repo / "notes/plan.txt").write_text("changed again\n")
     r = regauto(git_repo, "check")
     assert r.returncode == 1 and "run `regauto fix`" in r.stdout
+
+
+def test_staged_reads_the_index_a_hook_is_given(git_repo: Path) -> None:
+    """``git commit -a`` hands its hooks a temporary index (``GIT_INDEX_FILE``): that is the
+    index ``--staged`` checks, and none of it leaks into the temporary work tree."""
+    registered(git_repo)
+    make_tree(git_repo, {"a.txt": "a\n"})
+    index = git_repo.parent / "commit-a-index"
+    shutil.copy(git_repo / ".git" / "index", index)
+    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+    subprocess.run(["git", "add", "a.txt"], cwd=git_repo, env=env, check=True)
+    r = subprocess.run([sys.executable, "-m", "regauto", "check", "--staged", "--format",
+                        "json"], cwd=git_repo, env=env, capture_output=True, text=True,
+                       check=False)
+    assert r.returncode == 1, r.stderr
+    assert [(d["kind"], d["path"]) for d in json.loads(r.stdout)] == [("untracked", "a.txt")]
+    assert regauto(git_repo, "check", "--staged").returncode == 0  # the real index: clean
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=git_repo, env=env,
+                            capture_output=True, text=True, check=True).stdout
+    assert staged == "a.txt\n"  # the hook's index is as it was
+    r = subprocess.run([sys.executable, "-m", "regauto", "check", "--rev", "HEAD"], cwd=git_repo,
+                       env=env, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr  # HEAD is clean, whatever the hook stages
