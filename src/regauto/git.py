@@ -399,3 +399,43 @@ def files_mentioning(root: Path, words: list[str], pathspecs: list[str], *,
     if rc not in (0, 1):
         return None
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def commit_of(root: Path, rev: str) -> str | None:
+    """The commit ``rev`` names (full id), or None when it names no commit."""
+    rc, out, _ = proc.run(("git", "rev-parse", "-q", "--verify", f"{rev}^{{commit}}"), cwd=root,
+                          check=False)
+    return out.decode().strip() or None if rc == 0 else None
+
+
+def index_commit(root: Path) -> str:
+    """A dangling commit whose tree is the index (what ``git commit`` would record now).
+    Raises GitError while the index holds a conflict."""
+    tree = _git("write-tree", cwd=root).decode().strip()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "regauto", "GIT_AUTHOR_EMAIL": "regauto@localhost",
+           "GIT_COMMITTER_NAME": "regauto", "GIT_COMMITTER_EMAIL": "regauto@localhost"}
+    _, out, _ = proc.run(("git", "commit-tree", tree, "-m", "regauto check --staged"), cwd=root,
+                         env=env)
+    return out.decode().strip()
+
+
+def worktree_add(root: Path, where: Path, commit: str) -> None:
+    """Check ``commit`` out, detached, in a new linked work tree at ``where``.  No hooks run
+    (a post-checkout hook is the user's business, not a check's) and no ``GIT_*`` variable
+    of a hook we may be running in reaches the new work tree."""
+    env = env_without_git()
+    proc.run(("git", "-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach",
+              str(where), commit), cwd=root, env=env)
+
+
+def worktree_remove(root: Path, where: Path) -> None:
+    """Remove a linked work tree made by :func:`worktree_add`, and its administrative files."""
+    env = env_without_git()
+    proc.run(("git", "worktree", "remove", "--force", str(where)), cwd=root, env=env, check=False)
+    proc.run(("git", "worktree", "prune"), cwd=root, env=env, check=False)
+
+
+def tree_paths(root: Path, commit: str, folder: str) -> list[str]:
+    """The files (blobs) under ``folder`` in ``commit``'s tree, repository-relative."""
+    out = _git("ls-tree", "-r", "-z", "--name-only", commit, "--", f"{folder}/", cwd=root)
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]

@@ -26,11 +26,13 @@ NONCANONICAL = "noncanonical"
 STALE_OUTPUT = "stale_output"
 EDITED_OUTPUT = "edited_output"
 BROKEN_REFERENCE = "broken_reference"  # path: the referring file; detail: line and target
+ID_CHANGED = "id_changed"  # check --base only
+ID_LOST = "id_lost"  # check --base only
 
 KINDS: tuple[str, ...] = (
     UNTRACKED, MISSING, MOVED, MODIFIED, MISNAMED, HEADER_MISSING, HEADER_MISMATCH,
     DUPLICATE_ID, DUPLICATE_PATH, INVALID_RECORD, EXCLUDED, NONCANONICAL, STALE_OUTPUT,
-    EDITED_OUTPUT, BROKEN_REFERENCE,
+    EDITED_OUTPUT, BROKEN_REFERENCE, ID_CHANGED, ID_LOST,
 )
 
 

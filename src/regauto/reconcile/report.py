@@ -19,7 +19,10 @@ A JSON array (UTF-8, one document, ``indent=2``), one object per drift, sorted b
   ``misnamed``, ``header_missing``, ``header_mismatch``, ``duplicate_id``,
   ``duplicate_path``, ``invalid_record``, ``excluded``, ``noncanonical``,
   ``stale_output``, ``edited_output`` (SPEC §8.2), ``broken_reference`` (issue 13: the
-  path is the referring file, the detail names the line and the target);
+  path is the referring file, the detail names the line and the target); with ``--base REF``
+  also ``id_changed`` (a path recorded under another id than in REF; ``doc_id`` is the id it
+  has now) and ``id_lost`` (an id of REF gone while its document remains; ``doc_id`` is REF's
+  id, ``path`` where the document is now);
 - ``doc_id`` (string of 16 digits, or ``null``): the document's id — for ``moved`` the id
   that moves, for ``duplicate_id`` the contested id, ``null`` when there is none (a new
   file, a registry file, a generated output);
@@ -75,7 +78,8 @@ def to_github(drifts: list[Drift]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def print_text(console: Console, report: Report) -> None:
+def print_text(console: Console, report: Report, last_line: str | None = None) -> None:
+    """The table; ``last_line`` replaces the closing advice (default: run ``regauto fix``)."""
     if report.clean:
         console.print("regauto check: clean — the registry matches the tree")
         return
@@ -89,5 +93,5 @@ def print_text(console: Console, report: Report) -> None:
                           Text(shown(d.detail)))
         table.add_section()
     console.print(table)
-    console.print(f"{len(report.drifts)} drift(s) found; run `{FIX_COMMAND}` to repair them "
-                  f"(`{FIX_COMMAND} --dry-run` shows the plan)")
+    console.print(last_line or f"{len(report.drifts)} drift(s) found; run `{FIX_COMMAND}` to "
+                  f"repair them (`{FIX_COMMAND} --dry-run` shows the plan)")

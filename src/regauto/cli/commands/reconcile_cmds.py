@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from regauto.cli.context import STATE, err, out, say
 from regauto.cli.options import chosen, command
+
+if TYPE_CHECKING:
+    from regauto.project import Project
+    from regauto.reconcile.drift import Report
 
 
 class CheckFormat(str, Enum):
@@ -50,21 +54,53 @@ def check_cmd(
         help="broken_reference: moved (links to registered documents that moved; the "
         "default, or [check] references) or all (also links to paths that exist nowhere).",
     ),
+    rev: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--rev", metavar="REV", show_default=False,
+        help="Check a commit's tree instead of the work tree (no checkout of yours is "
+        "touched): what check says in a fresh clone at REV.",
+    ),
+    staged: bool = typer.Option(
+        False, "--staged", help="Check the index: what `git commit` would record now."
+    ),
+    base: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--base", metavar="REF", show_default=False,
+        help="Also check that ids are permanent: report id_changed/id_lost against REF's "
+        "registry (a pull request's base branch).",
+    ),
 ) -> int:
     """Read-only: report every drift between the tree, the registry and the generated
     outputs; exit 1 if there is any."""
+    format = chosen(format, CheckFormat)
+    if rev is not None or staged:
+        from regauto.cli.commands.check_rev import check_commit
+
+        return check_commit(STATE.project(), rev, staged=staged, format=format.value,
+                            diff=diff, base=base)
+    return _check_here(format, diff, base, references.value if references else None)
+
+
+def _check_here(format: CheckFormat, diff: bool, base: str | None,
+                references: str | None) -> int:
+    from regauto.reconcile import base_ids, uncommitted
+    from regauto.reconcile import drift as D
     from regauto.reconcile import report as rep
     from regauto.reconcile.reconciler import Reconciler
 
-    format = chosen(format, CheckFormat)
-    report = Reconciler(STATE.project()).check(
-        diff=diff, references=references.value if references else None)
+    project = STATE.project()
+    report = Reconciler(project).check(diff=diff, references=references)
+    last = None
+    if base is not None:
+        report.drifts = D.sort_drifts(report.drifts + base_ids.check(project, base).drifts)
+        last = (f"{len(report.drifts)} drift(s) found; run `regauto fix --base {base}` to "
+                "repair them")
+    elif format == CheckFormat.text and uncommitted.only_uncommitted(project, report.drifts):
+        last = uncommitted.line(len(report.drifts))
     if format == CheckFormat.json:
         sys.stdout.write(rep.to_json(report.drifts) + "\n")
     elif format == CheckFormat.github:
         sys.stdout.write(rep.to_github(report.drifts))
     elif not STATE.quiet or not report.clean:
-        rep.print_text(out(), report)
+        rep.print_text(out(), report, last)
     if diff and report.diff:
         (sys.stdout if format == CheckFormat.text else sys.stderr).write(report.diff)
     return 0 if report.clean else 1
@@ -74,6 +110,11 @@ def fix_cmd(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the plan and change nothing; exit 1 if there is any."
     ),
+    base: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--base", metavar="REF", show_default=False,
+        help="Also give back the ids REF recorded (registry mode) where they were changed "
+        "or lost: ids are permanent.",
+    ),
 ) -> int:
     """Repair every drift (through the pipeline and the single writer); running it again
     changes nothing.  A file it cannot repair (a name that is not UTF-8, say) gets one line
@@ -81,7 +122,10 @@ def fix_cmd(
     from regauto.reconcile.reconciler import Reconciler
     from regauto.textout import shown
 
-    report = Reconciler(STATE.project()).fix(dry_run=dry_run)
+    project = STATE.project()
+    report = Reconciler(project).fix(dry_run=dry_run)
+    if base is not None:
+        _fix_base(project, base, report, dry_run)
     for line in report.actions:
         print(line)
     # Not silenced by -q: it is why fix exits 1.
@@ -97,3 +141,19 @@ def fix_cmd(
     elif report.repaired and report.actions:
         err().print(f"repaired {len(report.repaired)} drift(s)") if not STATE.quiet else None
     return 1 if report.unrepaired else 0
+
+
+def _fix_base(project: Project, base: str, report: Report, dry_run: bool) -> None:
+    """``fix --base``: after the ordinary repair (the registry is healthy then), the ids."""
+    from regauto.reconcile import base_ids
+
+    if dry_run:
+        found = base_ids.check(project, base)
+        report.drifts += found.drifts
+        report.actions += [f"would fix {d.kind} {d.path}: {d.detail}" for d in found.drifts
+                           if d.path not in found.unrepaired]
+        unrepaired = found.unrepaired
+    else:
+        lines, unrepaired = base_ids.restore(project, base)
+        report.actions += lines
+    report.unrepaired.update(unrepaired)
