@@ -148,6 +148,7 @@ def pull_request(tmp_path: Path) -> tuple[Path, Path]:
     git(tmp_path, "init", "-q", "--bare", str(origin))
     git(tmp_path, "clone", "-q", str(origin), str(dev))
     make_tree(dev, {"notes/a.txt": "alpha\n", "notes/b.txt": "beta\n"})
+    assert run_regauto("init", "--hooks", "none", cwd=dev).returncode == 0
     assert run_regauto("sync", "--all", cwd=dev).returncode == 0
     git(dev, "add", "-A")
     git(dev, "commit", "-qm", "registered")
