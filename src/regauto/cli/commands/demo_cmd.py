@@ -16,7 +16,7 @@ def register(app: typer.Typer, panel: str) -> None:
 
 def demo_cmd(
     dir: Optional[Path] = typer.Argument(  # noqa: UP045 - typer needs Optional on 3.10
-        None, help="Where to build the demo repository (default: a temporary folder, removed after)."
+        None, help="Where to build the demo repository (default: a temporary one, removed after)."
     ),
 ) -> int:
     """Build a throwaway repository and walk through the whole flow, step by step."""
