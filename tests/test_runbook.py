@@ -167,7 +167,8 @@ def test_procedure_duplicate_ids(adopted: Path, sh: Shell) -> None:
 
 def mate_of(path: str) -> str:
     """A file name whose record lands in the same shard as ``path``'s."""
-    return next(f"mate-{i}.txt" for i in range(10_000) if shard_of(f"mate-{i}.txt") == shard_of(path))
+    names = (f"mate-{i}.txt" for i in range(10_000))
+    return next(n for n in names if shard_of(n) == shard_of(path))
 
 
 @pytest.mark.parametrize("shard", ["alone", "shared"])
