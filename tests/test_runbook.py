@@ -254,7 +254,7 @@ def test_procedure_stale_locks(adopted: Path, sh: Shell, tmp_path: Path) -> None
         out = sh("regauto fix", expect=3)
         assert "lock" in out
         out = sh("regauto doctor")
-        assert f"pid {holder.pid}" in out
+        assert f"is held by pid {holder.pid}" in out and f"kill {holder.pid}" in out
     # The holder is gone (here: killed): its flock went with it; the lock file left behind
     # is not a lock.
     assert list((state_dir(adopted) / "locks").iterdir())
