@@ -5,9 +5,10 @@ that checking writes nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
-from conftest import make_tree
+from conftest import git, make_tree
 from pipeline_helpers import REGISTRY, commit_all, regauto, snapshot, sync
 from regauto.reconcile.drift import KINDS, Drift
 from regauto.reconcile.report import to_github, to_json
@@ -148,13 +149,19 @@ def test_library_reconcile_hook(git_repo: Path) -> None:
     assert reconcile(project, apply=False).clean
 
 
-def test_fix_waits_for_a_merge_in_progress(git_repo: Path) -> None:
+def test_fix_waits_for_a_merge_with_unresolved_paths(git_repo: Path) -> None:
     registered(git_repo)
     make_tree(git_repo, {"a.txt": "a\n"})
     head = (git_repo / ".git/HEAD").read_text()
     (git_repo / ".git/MERGE_HEAD").write_text(head)
+    # a.txt unresolved: ours and theirs in the index, as git leaves a conflict.
+    blob = git(git_repo, "hash-object", "-w", "a.txt").strip()
+    subprocess.run(["git", "update-index", "--index-info"], cwd=git_repo, check=True,
+                   input=f"100644 {blob} 2\ta.txt\n100644 {blob} 3\ta.txt\n", text=True)
     proc = regauto(git_repo, "fix")
-    assert proc.returncode == 3 and "merge" in proc.stderr
+    assert proc.returncode == 3 and "merge" in proc.stderr and "a.txt" in proc.stderr
     assert regauto(git_repo, "check").returncode == 1  # check still reads
-    (git_repo / ".git/MERGE_HEAD").unlink()
+    # Resolved (still merging, before the merge commit): fix prepares what it will record.
+    git(git_repo, "add", "a.txt")
+    assert (git_repo / ".git/MERGE_HEAD").exists()
     assert regauto(git_repo, "fix").returncode == 0

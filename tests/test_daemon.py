@@ -99,3 +99,37 @@ def test_a_foreground_watch_blocks_start(repo: Path, tmp_path: Path) -> None:
         assert r.returncode == 1 and "foreground" in r.stdout
     finally:
         assert w.terminate() == 0
+
+
+def test_start_rotates_a_full_log(repo: Path) -> None:
+    state = Project.open(repo).state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    old = b"old line\n" * (daemon.LOG_MAX_BYTES // 9 + 1)
+    (state / "daemon.log").write_bytes(old)
+    r = run_regauto("daemon", "start", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert (state / "daemon.log.1").read_bytes() == old
+    log = (state / "daemon.log").read_text()
+    assert log.startswith("--- ") and "daemon start" in log and "old line" not in log
+    r = run_regauto("daemon", "stop", cwd=repo)
+    assert r.returncode == 0 and "stopped" in (state / "daemon.log").read_text()
+
+
+def test_a_running_daemon_moves_its_output_to_a_new_log(tmp_path: Path) -> None:
+    """While it runs, the daemon's stdout and stderr are the log: rotating renames the full
+    file and the very process goes on writing to a new one (what the watcher does before
+    each line it logs)."""
+    log = tmp_path / "daemon.log"
+    script = (
+        "import sys; from pathlib import Path; from regauto.watch import daemon\n"
+        "print('before'); sys.stdout.flush()\n"
+        f"assert daemon.rotate_log(Path({str(log)!r}), 5, redirect=True)\n"
+        "print('after'); print('to stderr', file=sys.stderr)\n"
+        f"assert not daemon.rotate_log(Path({str(log)!r}), 1000, redirect=True)\n"
+    )
+    with log.open("ab") as out:
+        p = subprocess.run([sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT,
+                           check=False)
+    assert p.returncode == 0, log.read_text()
+    assert (tmp_path / "daemon.log.1").read_text() == "before\n"
+    assert log.read_text() == "after\nto stderr\n"

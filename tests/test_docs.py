@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import sys
+import typing
 
 import typer
 
+from regauto import config
 from regauto.cli.app import app
 from tests.conftest import REPO_ROOT
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 
 def _commands() -> dict[str, str]:
@@ -38,3 +47,69 @@ def test_fast_path_commands_are_documented() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     for name in ("regauto hook pre-commit", "regauto merge-driver"):
         assert name in readme
+
+
+# -- the configuration reference ---------------------------------------------------------------
+
+
+def _code_keys() -> dict[str, object]:
+    """Every configuration key the code knows, with its default (``MISSING`` for keys of
+    array-of-tables entries), read from the configuration's own dataclasses."""
+    keys: dict[str, object] = {}
+    hints = typing.get_type_hints(config.Config)
+    for f in dataclasses.fields(config.Config):
+        if f.name == "source":  # where the configuration came from, not a key
+            continue
+        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):  # a [table]: its own keys
+            for sub in dataclasses.fields(default):
+                keys[f"{f.name}.{sub.name}"] = getattr(default, sub.name)
+            continue
+        keys[f.name] = default
+        item = typing.get_args(hints[f.name])[0] if typing.get_args(hints[f.name]) else None
+        if dataclasses.is_dataclass(item):  # an [[array of tables]]: its entries' keys
+            for sub in dataclasses.fields(item):
+                keys[f"{f.name}[].{sub.name}"] = dataclasses.MISSING
+    return keys
+
+
+def _documented_keys() -> dict[str, str]:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    return {row[0].strip("| `"): row[1].strip() for row in rows}
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+def test_the_configuration_reference_lists_exactly_the_keys_of_the_code() -> None:
+    code, documented = _code_keys(), _documented_keys()
+    assert sorted(set(code) - set(documented)) == [], "keys missing from README Configuration"
+    assert sorted(set(documented) - set(code)) == [], "README documents keys the code lacks"
+
+
+def test_the_documented_defaults_are_the_code_defaults_and_parse_back() -> None:
+    documented = _documented_keys()
+    checked = 0
+    for key, default in _code_keys().items():
+        if default is dataclasses.MISSING or key == "rules":
+            continue
+        if isinstance(default, tuple) and default and not isinstance(default[0], str):
+            continue
+        assert documented[key] == f"`{_toml(default)}`", key
+        # The documented value, written in a configuration, is accepted and means the default.
+        table, _, leaf = key.rpartition(".")
+        value = tomllib.loads(f"v = {_toml(default)}")["v"]
+        parsed = config.parse({table: {leaf: value}} if table else {leaf: value}, "README")
+        assert (getattr(getattr(parsed, table), leaf) if table else getattr(parsed, leaf)) == (
+            default), key
+        checked += 1
+    assert checked >= 15

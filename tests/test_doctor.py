@@ -76,7 +76,8 @@ def test_a_healthy_clone_is_all_ok(repo: Path) -> None:
         "git", "configuration", "registry", "hooks", "merge driver", "python",
         "interrupted write", "queue", "locks", "daemon"}
     text = run_regauto("doctor", cwd=repo).stdout
-    assert "ok    hooks: pre-commit, post-checkout, post-merge: regauto's, run" in text
+    assert ("ok    hooks: pre-commit, pre-merge-commit, post-checkout, post-merge, post-commit, "
+            "post-rewrite: regauto's, run") in text
 
 
 def test_a_removed_hook_fails_and_init_puts_it_back(repo: Path) -> None:

@@ -76,6 +76,25 @@ def without_regauto_on_path() -> dict[str, str]:
     return {**os.environ, "PATH": git_dir}
 
 
+def this_interpreter_at(python: Path) -> None:
+    """This test run's interpreter, with its packages, at the path ``python``.
+
+    A bare symlink is not enough when the tests run from a virtualenv (a venv, the pre-commit
+    framework's environment): Python finds its venv through the ``pyvenv.cfg`` beside or above
+    the path it was started by, so a symlink elsewhere starts the base interpreter without the
+    venv's packages.  The venv's ``pyvenv.cfg`` and ``lib`` beside the link make it the same
+    environment seen from another folder."""
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)
+    if sys.prefix == sys.base_prefix:
+        return
+    home = python.parent.parent
+    shutil.copyfile(Path(sys.prefix, "pyvenv.cfg"), home / "pyvenv.cfg")
+    for sub in ("lib", "lib64"):
+        if Path(sys.prefix, sub).exists():
+            (home / sub).symlink_to(Path(sys.prefix, sub))
+
+
 # -- through real git ------------------------------------------------------------------------
 
 
@@ -125,9 +144,8 @@ def test_the_driver_runs_without_regauto_on_path(git_repo: Path, tmp_path: Path,
     """``regauto init`` names the interpreter that ran it, shell-quoted (git runs the driver
     through the shell); a merge by a user who has no ``regauto`` on PATH still goes through
     it."""
-    python = tmp_path / folder / "python"
-    python.parent.mkdir()
-    python.symlink_to(sys.executable)  # an interpreter at a path that needs quoting
+    python = tmp_path / folder / "python"  # an interpreter at a path that needs quoting
+    this_interpreter_at(python)
     init = subprocess.run([str(python), "-m", "regauto", "init", "--hooks", "none"],
                           cwd=git_repo, capture_output=True, text=True, check=False)
     assert init.returncode == 0, init.stderr

@@ -1,12 +1,14 @@
 """``regauto demo``: a throwaway repository walked through the whole flow.
 
-Every step runs the real command a user would type (``git …``, ``regauto …``) in a
-subprocess and shows its output, so the demo doubles as an end-to-end smoke test.
+Every step runs the real command a user would type (``git …``, ``regauto …``, and the
+``printf``/``rm`` lines that create or break files) in a subprocess and shows it, so a reader
+can replay the demo by hand, and the demo doubles as an end-to-end smoke test.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,12 +32,21 @@ SAMPLES: dict[str, str] = {
     "config/settings.json": '{"debug": false}\n',
 }
 
-CONFIG_EXTRA = """
+CONFIG = """
 [[generators]]
 name = "index"
 output = "docs/INDEX.md"
 builtin = "markdown-index"
 """
+README_SECTION = "README.md, section \"Using it in a repository\""
+
+
+def printf_command(text: str, rel: str, append: bool = False) -> str:
+    """The ``printf`` line that writes ``text`` to ``rel`` (what the reader would type)."""
+    fmt = (text.replace("\\", "\\\\").replace("%", "%%").replace("\n", "\\n")
+           .replace("'", "'\\''"))
+    dashes = "-- " if fmt.startswith("-") else ""  # a format starting with - is an option
+    return f"printf {dashes}'{fmt}' {'>>' if append else '>'} {shlex.quote(rel)}"
 
 
 class Demo:
@@ -59,10 +70,17 @@ class Demo:
         self.echo(f"== {title}")
 
     def run(self, *cmd: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        shown = " ".join(("regauto" if c == "__regauto__" else c) for c in cmd)
+        """Run ``cmd`` (``regauto`` = this very regauto) and show it as one replayable line."""
+        argv = [sys.executable, "-m", "regauto", *cmd[1:]] if cmd[0] == "regauto" else list(cmd)
+        return self._show(shlex.join(cmd), argv, expect)
+
+    def sh(self, line: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+        """Run a shell line exactly as shown (how the demo creates and breaks files)."""
+        return self._show(line, ["sh", "-c", line], expect)
+
+    def _show(self, shown: str, argv: list[str],
+              expect: int | None) -> subprocess.CompletedProcess[str]:
         self.echo(f"$ {shown}")
-        argv = [sys.executable, "-m", "regauto", *cmd[1:]] if cmd[0] == "__regauto__" else list(
-            cmd)
         p = subprocess.run(argv, cwd=self.root, env=self.env, capture_output=True, text=True,
                            check=False)
         for line in (p.stdout + p.stderr).rstrip().splitlines():
@@ -73,27 +91,24 @@ class Demo:
         return p
 
     def regauto(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        return self.run("__regauto__", *args, expect=expect)
-
-    def write(self, rel: str, text: str) -> None:
-        p = self.root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
+        return self.run("regauto", *args, expect=expect)
 
     def walk(self) -> int:
         self.step("1. A git repository with a few documents")
         self.run("git", "init", "-q", "-b", "main")
+        folders = sorted({str(Path(rel).parent) for rel in SAMPLES} - {"."})
+        self.run("mkdir", "-p", *folders)
         for rel, text in SAMPLES.items():
-            self.write(rel, text)
+            self.sh(printf_command(text, rel))
         self.run("git", "add", "-A")
         self.run("git", "commit", "-q", "-m", "Initial documents")
         self.run("git", "ls-files")
 
-        self.step("2. regauto init: config, empty registry, merge driver, plain git hooks")
+        self.step("2. regauto init: rules from what it finds, empty registry, merge driver, "
+                  "plain git hooks")
         self.regauto("init", "--hooks", "git")
-        with (self.root / "regauto.toml").open("a", encoding="utf-8") as f:
-            f.write(CONFIG_EXTRA)
-        self.echo("  (added a generated docs/INDEX.md to regauto.toml)")
+        self.echo("  (and one generated output, docs/INDEX.md, added to regauto.toml)")
+        self.sh(printf_command(CONFIG, "regauto.toml", append=True))
 
         self.step("3. regauto sync --all: ids assigned, numbered records renamed (links to them "
                   "rewritten), Python files headed")
@@ -111,9 +126,11 @@ class Demo:
 
         self.step("5. A new decision record and a link to it: the hook renames it, rewrites "
                   "the link, fails once; commit again")
-        self.write("docs/decisions/0002-release-plan.md", "# Release plan\n\n## Dates\n")
-        with (self.root / "README.md").open("a", encoding="utf-8") as f:
-            f.write("Next: [the release plan](docs/decisions/0002-release-plan.md#dates).\n")
+        self.sh(printf_command("# Release plan\n\n## Dates\n",
+                               "docs/decisions/0002-release-plan.md"))
+        self.sh(printf_command(
+            "Next: [the release plan](docs/decisions/0002-release-plan.md#dates).\n",
+            "README.md", append=True))
         self.run("git", "add", "docs/decisions/0002-release-plan.md", "README.md")
         self.run("git", "commit", "-q", "-m", "Add release plan", expect=1)
         self.run("git", "add", "-A")
@@ -121,10 +138,11 @@ class Demo:
         self.run("git", "show", "--stat", "--format=%s", "HEAD")
 
         self.step("6. Drift made behind regauto's back: check finds it, fix repairs it")
-        core = self.root / "src/demo_pkg/core.py"
-        core.write_text(core.read_text() + "\n\ndef save(path):\n    pass\n")
-        next((self.root / "docs/decisions").glob("*_0001-design-notes.md")).unlink()
-        self.write("notes.txt", "an untracked note\n")
+        self.echo("  (a function added to core.py, a document deleted, a new untracked note)")
+        self.sh(printf_command("\n\ndef save(path):\n    pass\n", "src/demo_pkg/core.py",
+                               append=True))
+        self.sh("rm docs/decisions/*_0001-design-notes.md")
+        self.sh(printf_command("an untracked note\n", "notes.txt"))
         self.regauto("check", expect=1)
         self.regauto("fix")
         self.regauto("fix")
@@ -139,11 +157,12 @@ class Demo:
             for failure in self.failures:
                 self.echo(f"  - {failure}")
             return 4
-        self.echo(f"demo finished: the repository is in {self.root}")
         return 0
 
 
-def run_demo(target: Path | None, echo: Callable[[str], None], keep: bool) -> int:
+def run_demo(target: Path | None, echo: Callable[[str], None]) -> int:
+    """Walk the demo in ``target`` (kept) or in a temporary folder (removed after a clean
+    run, kept for inspection after a failed one); every ending line is what happened."""
     if target is None:
         root = Path(tempfile.mkdtemp(prefix="regauto-demo-"))
     else:
@@ -158,7 +177,14 @@ def run_demo(target: Path | None, echo: Callable[[str], None], keep: bool) -> in
 
         raise UsageError("git is not installed; the demo needs it")
     code = Demo(root, echo, color=False).walk()
-    if target is None and not keep and code == 0:
+    if target is not None:
+        echo(f"demo finished: the repository is kept in {root} (cd there and try "
+             "`git log --stat`, `regauto ls`, `regauto check`)")
+    elif code == 0:
         shutil.rmtree(root, ignore_errors=True)
-        echo("(the throwaway repository was removed; `regauto demo DIR` keeps it)")
+        echo("demo finished: the throwaway repository was removed "
+             "(`regauto demo DIR` builds it in DIR and keeps it)")
+    else:
+        echo(f"demo stopped: the repository is kept in {root} for inspection")
+    echo(f"Next, a real repository: {README_SECTION}.")
     return code

@@ -42,13 +42,32 @@ def _managed_paths(project: Project) -> list[str]:
     return [project.config.registry, *project.config.outputs]
 
 
-def _ensure_driver(project: Project) -> None:
+def _ensure_driver(project: Project, *, stage: bool = False) -> None:
+    """The merge drivers' git config and ``.gitattributes`` lines.  With ``stage`` (the
+    commit hook) a line added to ``.gitattributes`` — a generated output configured since
+    ``init`` — is staged too, alone (the index's text plus the line, so the user's unstaged
+    edits of that file stay out of the commit): else the commit would leave it modified."""
+    def attrs() -> bytes | None:
+        try:
+            return (project.root / ".gitattributes").read_bytes()
+        except OSError:
+            return None
+
+    before = attrs()
     try:
         from regauto.gitint import install
 
         install.ensure_merge_driver(project.root, project.config.registry,
                                     project.config.outputs)
-    except (ImportError, RegautoError) as e:  # never let this block a commit
+        if stage and project.config.auto_stage != "none" and attrs() != before:
+            staged = git.show_file(project.root, "", ".gitattributes") or b""
+            text = staged.decode("utf-8", "surrogateescape")
+            new = install.with_driver_lines(text, project.config.registry,
+                                            project.config.outputs)
+            if new != text:
+                git.update_index_blob(project.root, ".gitattributes",
+                                      new.encode("utf-8", "surrogateescape"))
+    except (ImportError, OSError, RegautoError) as e:  # never let this block a commit
         _say(f"warning: could not configure the registry merge driver: {e}")
 
 
@@ -92,7 +111,7 @@ def pre_merge_commit(found: git.RepoPaths) -> int:
 
 
 def _pre_commit(project: Project) -> int:
-    _ensure_driver(project)
+    _ensure_driver(project, stage=True)
     cfg = project.config
     staged = git.staged_changes(project.root)
     edited = _edited_outputs(project, staged)

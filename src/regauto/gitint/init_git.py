@@ -18,7 +18,7 @@ def init_git(project: Project, hooks: str = "none") -> list[str]:
         return []
     done: list[str] = []
     root = project.root
-    if install.ensure_merge_driver(root, project.config.registry):
+    if install.ensure_merge_driver(root, project.config.registry, project.config.outputs):
         done.append("configured the registry merge driver (.gitattributes + git config)")
     assert project.git_dir is not None
     if hooks == "git":

@@ -133,16 +133,9 @@ def output_attributes_line(output: str) -> str:
     return re.sub(r"\s", "[[:space:]]", output) + " merge=regauto"
 
 
-def ensure_merge_driver(root: Path, registry: str = ".regauto/registry",
-                        outputs: tuple[str, ...] | list[str] = ()) -> bool:
-    """``.gitattributes`` lines + git config for the merge driver of the registry's shards
-    and of each generated output; True if changed."""
-    changed = False
-    attrs = root / ".gitattributes"
-    try:
-        text = attrs.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
+def with_driver_lines(text: str, registry: str, outputs: tuple[str, ...] | list[str]) -> str:
+    """``.gitattributes`` text with the merge-driver lines of the registry's shards and of
+    each generated output appended where missing (every other line kept as it is)."""
     wanted = [
         ("# regauto: merge registry shards record by record (regauto merge-driver)\n",
          attributes_line(registry)),
@@ -153,8 +146,23 @@ def ensure_merge_driver(root: Path, registry: str = ".regauto/registry",
         if not has_attribute(text, line):
             sep = "\n" if text and not text.endswith("\n") else ""
             text = text + sep + comment + line + "\n"
-            attrs.write_text(text, encoding="utf-8")
-            changed = True
+    return text
+
+
+def ensure_merge_driver(root: Path, registry: str = ".regauto/registry",
+                        outputs: tuple[str, ...] | list[str] = ()) -> bool:
+    """``.gitattributes`` lines + git config for the merge driver of the registry's shards
+    and of each generated output; True if changed."""
+    changed = False
+    attrs = root / ".gitattributes"
+    try:
+        text = attrs.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    new = with_driver_lines(text, registry, outputs)
+    if new != text:
+        attrs.write_text(new, encoding="utf-8")
+        changed = True
     value = configured_driver(root)
     runner = regauto_runner(value) if value else None
     if not value or (runner is not None and not runnable(runner)):

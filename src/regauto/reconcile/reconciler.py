@@ -116,18 +116,31 @@ class Reconciler:
             return report
         raise CASConflict("(plan)", "the registry kept changing while check was reading it")
 
+    def _refuse_while_git_is_busy(self) -> None:
+        """A rebase, a merge with unresolved conflicts, or another git command holding the
+        index leaves the tree half-made: repairing it now would bake one side in (exit 3:
+        try again later).  A merge whose conflicts are all resolved is what the merge commit
+        will record, so ``fix`` may prepare it, as a careful user does before committing."""
+        busy = git.in_progress(self.project.git_dir) if self.project.git_dir else None
+        if busy == "merge":
+            unmerged = sorted(git.index_blobs(self.project.root)[1])
+            if not unmerged:
+                return
+            raise LockTimeout(
+                f"a merge is in progress with {len(unmerged)} unresolved path(s) "
+                f"({', '.join(unmerged[:3])}{', …' if len(unmerged) > 3 else ''}): resolve "
+                "them and `git add` them (or `git rm` a shard), then run regauto fix")
+        if busy is not None:
+            raise LockTimeout(f"git is busy in this repository ({busy}); regauto fix runs "
+                              "once it is done")
+
     def fix(self, *, dry_run: bool = False) -> D.Report:
         """Repair every drift; with ``dry_run``, say what would be done and change nothing."""
         if dry_run:
             return self._fix_dry()
         from regauto.automation.pipeline import PATH_LOCK_BUCKETS
 
-        busy = git.in_progress(self.project.git_dir) if self.project.git_dir else None
-        if busy is not None:
-            # A merge or rebase leaves the tree (and maybe the registry) half-resolved:
-            # repairing it now would bake one side in.  Exit 3: try again later.
-            raise LockTimeout(f"git is busy in this repository ({busy}); regauto fix runs "
-                              "once it is done")
+        self._refuse_while_git_is_busy()
         locks = LockManager(self.project.state_dir, timeout=self.config.lock_timeout_s)
         report = D.Report(applied=True)
         keys = [f"bucket-{n:02d}" for n in range(PATH_LOCK_BUCKETS)]

@@ -8,6 +8,10 @@ by SIGKILL.  A pid alone cannot tell a live daemon from a recycled pid or an unr
 zombie; "pid file present, process alive, lock held" can.  A pid file that fails the test
 is stale and is removed.
 
+The log is rotated by size: at ``LOG_MAX_BYTES`` it becomes ``daemon.log.1`` (replacing the
+previous one) and a new ``daemon.log`` begins, both when the daemon starts and while it runs
+(the daemon's stdout and stderr are the log, so it moves them to the new file itself).
+
 ``start`` and ``stop`` serialise on ``locks/daemon.lock`` and re-check the state after
 taking it, so two concurrent ``start`` never spawn two daemons.  Only POSIX is supported.
 """
@@ -33,6 +37,7 @@ LOG_NAME = "daemon.log"
 WATCH_LOCK = "watch.lock"
 CONTROL_LOCK = "daemon.lock"
 START_WAIT_S = 15.0
+LOG_MAX_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,29 @@ def pid_file(state_dir: Path) -> Path:
 
 def log_file(state_dir: Path) -> Path:
     return state_dir / LOG_NAME
+
+
+def rotate_log(path: Path, max_bytes: int = LOG_MAX_BYTES, *, redirect: bool = False) -> bool:
+    """Move ``path`` to ``path.1`` once it holds ``max_bytes``; True if it did.  With
+    ``redirect``, this process's stdout and stderr (the daemon's, which write to the log)
+    follow to the new, empty log."""
+    try:
+        if path.stat().st_size < max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    if redirect:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os.replace(path, path.with_name(path.name + ".1"))
+    if redirect:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.dup2(fd, sys.stdout.fileno())
+            os.dup2(fd, sys.stderr.fileno())
+        finally:
+            os.close(fd)
+    return True
 
 
 def _lock(state_dir: Path, name: str) -> filelock.FileLock:
@@ -141,6 +169,7 @@ def start(root: Path, state_dir: Path, config: Path | None = None) -> Status:
         if config is not None:
             cmd += ["--config", str(config.resolve())]
         cmd += ["watch", "--pid-file", str(st.pid_file)]
+        rotate_log(st.log_file)
         with st.log_file.open("ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} daemon start\n".encode())
             log.flush()

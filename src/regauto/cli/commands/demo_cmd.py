@@ -16,10 +16,10 @@ def register(app: typer.Typer, panel: str) -> None:
 
 def demo_cmd(
     dir: Optional[Path] = typer.Argument(  # noqa: UP045 - typer needs Optional on 3.10
-        None, help="Where to build the demo repository (default: a temp dir, removed after)."
+        None, help="Where to build the demo repository (default: a temporary one, removed after)."
     ),
 ) -> int:
     """Build a throwaway repository and walk through the whole flow, step by step."""
     from regauto.demo import run_demo
 
-    return run_demo(dir, print, keep=dir is not None)
+    return run_demo(dir, print)

@@ -45,8 +45,16 @@ def watch_cmd(
 
     project = STATE.project()
     stop = threading.Event()
+    log = _log
+    if pid_file is not None:  # the daemon: its output is daemon.log, rotated by size
+        log_file = daemon.log_file(project.state_dir)
+
+        def log(msg: str) -> None:
+            daemon.rotate_log(log_file, redirect=True)
+            _log(msg)
+
     with stop_on_signals(stop), daemon.watcher_lock(project.state_dir, pid_file):
-        return Watcher(project, log=_log).run(stop)
+        return Watcher(project, log=log).run(stop)
 
 
 def start_cmd() -> int:
