@@ -67,8 +67,9 @@ def test_demo_in_a_folder_keeps_it_and_its_commands_replay(tmp_path: Path) -> No
     assert (target / ".regauto" / "registry" / "meta.json").is_file()
     # How files were made and broken is shown too, as commands that can be typed.
     commands = _shown_commands(out)
-    assert r"printf '# Release plan\n\n## Dates\n' > docs/release-plan.md" in commands
-    assert "rm docs/*_design-notes.md" in commands
+    assert (r"printf '# Release plan\n\n## Dates\n' > docs/decisions/0002-release-plan.md"
+            in commands)
+    assert "rm docs/decisions/*_0001-design-notes.md" in commands
     # A reader typing exactly those lines gets the same repository (ids aside), and the
     # same two expected failures: the commit the hook stops once, and check finding drift.
     replay = _replay(commands, tmp_path / "replay", tmp_path)

@@ -58,7 +58,7 @@ def _code_keys() -> dict[str, object]:
     keys: dict[str, object] = {}
     hints = typing.get_type_hints(config.Config)
     for f in dataclasses.fields(config.Config):
-        if f.name == "source":  # where the configuration came from, not a key
+        if f.name in ("source", "never_rename"):  # where it came from; what toolchains name
             continue
         default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
         if dataclasses.is_dataclass(default):  # a [table]: its own keys

@@ -111,13 +111,17 @@ def records(repo: Path) -> dict[str, str]:
 
 
 def test_procedure_first_adoption(git_repo: Path, sh: Shell) -> None:
-    make_tree(git_repo, {"README.md": "# Project\n", "pkg/mod.py": "x = 1\n",
-                         "docs/guide.md": "# Guide\n"})
+    make_tree(git_repo, {"README.md": "# Project\n[first](docs/adr/0001-first.md)\n",
+                         "pkg/mod.py": "x = 1\n", "docs/adr/0001-first.md": "# First\n"})
     git(git_repo, "add", "-A")
     git(git_repo, "commit", "-q", "-m", "before regauto")
     sh("regauto init --hooks git")
+    plan = sh("regauto sync --all --dry-run")
     out = sh("regauto sync --all")
-    assert "renamed docs/guide.md -> docs/" in out and "added header" in out
+    assert "renamed docs/adr/0001-first.md -> docs/adr/" in out and "added header" in out
+    assert "docs/adr/0001-first.md" in plan
+    assert "README.md" in out and "docs/adr/0001-first.md)" not in (
+        git_repo / "README.md").read_text()  # the link to it was rewritten
     sh("git add -A")
     sh('git commit -q -m "Register documents"')
     assert "clean" in sh("regauto check")
