@@ -10,18 +10,16 @@ that vanished or stopped being a regular file is reported, not guessed at.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import gc
 import os
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regauto import git
+from regauto import git, safe_replace
 from regauto.automation import classifier, descriptor_extractor, headers
 from regauto.automation.tree import Skipped, WorkTree, read_regular
 from regauto.events.suppression_manager import SuppressionManager
@@ -138,7 +136,8 @@ def write_header(
     tmp_dir: Path | None = None,
 ) -> bytes:
     """Embed ``doc`` in the file's header atomically (temp file + rename, mode kept);
-    returns the content now on disk.
+    returns the content now on disk.  A file that changes meanwhile is left as it is and
+    raises ``safe_replace.ChangedError`` (see that module).
 
     The temp file is made in ``tmp_dir`` when given (the state dir's ``tmp/``): creating a
     file in one directory over and over costs a fifth of creating one next to each target
@@ -150,32 +149,20 @@ def write_header(
     new = headers.embed_header(kind, current, doc)
     if new is None or new == current:
         return current
-    if tmp_dir is not None:
-        try:
-            _replace_with(new, mode, full, tmp_dir, before_replace)
-            return new
-        except OSError as e:
-            if e.errno != errno.EXDEV:
-                raise
-    _replace_with(new, mode, full, full.parent, before_replace)
-    return new
-
-
-def _replace_with(data: bytes, mode: int, full: Path, folder: Path,
-                  before_replace: Callable[[], None]) -> None:
-    import tempfile  # here: ~4 ms to import (random, shutil), and most batches write no header
-
-    fd, tmp = tempfile.mkstemp(prefix=".regauto-header-", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), stat.S_IMODE(mode))
-        before_replace()
-        os.replace(tmp, full)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        if tmp_dir is not None:
+            try:
+                safe_replace.replace_if_unchanged(full, current, new, mode, tmp_dir,
+                                                  before_replace)
+                return new
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
+        safe_replace.replace_if_unchanged(full, current, new, mode, full.parent,
+                                          before_replace)
+    except safe_replace.NotRegularError as e:
+        raise Skipped(str(e)) from None
+    return new
 
 
 @functools.lru_cache(maxsize=4)
@@ -204,6 +191,8 @@ def run_one(ctx: Context, job: Job, tmp_dir: Path | None = None) -> Done:
         return Done(job.path, error="vanished during sync")
     except Skipped as e:
         return Done(job.path, error=f"changed during sync: {e}")
+    except safe_replace.ChangedError as e:
+        return Done(job.path, error=str(e))
     except OSError as e:
         return Done(job.path, error=f"cannot read or write: {e.strerror or e}")
     desc = (descriptor_extractor.extract(job.kind, data, max_bytes=ctx.max_bytes)

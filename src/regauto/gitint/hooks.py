@@ -26,7 +26,7 @@ from regauto.errors import RegautoError
 from regauto.project import Project
 
 if TYPE_CHECKING:
-    from regauto.automation.pipeline import Action
+    from regauto.automation.pipeline import Action, PipelineResult
 
 ZERO = "0" * 40
 
@@ -97,10 +97,10 @@ def pre_commit(found: git.RepoPaths) -> int:
             _say("changes were made but not staged (auto_stage = none): review, "
                  "`git add` them and commit again")
             return 1
-        return 0
+        return _retry_later(result)
     git.stage_managed(project.root, to_stage)
     if not touched_user:
-        return 0
+        return _retry_later(result)
     if cfg.auto_stage == "all":
         _stage_user_changes(project, touched_user)
         for a in touched_user:
@@ -108,12 +108,20 @@ def pre_commit(found: git.RepoPaths) -> int:
         if os.environ.get("PRE_COMMIT") == "1":
             _say("warning: auto_stage = all under the pre-commit framework can clash with "
                  "its stash of unstaged changes; prefer auto_stage = managed there")
-        return 0
+        return _retry_later(result)
     for a in touched_user:
         _say(a.describe())
     _say("files were changed to carry their doc_id: `git add` them "
          f"(e.g. git add -A -- {' '.join(_quote(p) for p in _action_paths(touched_user))}) "
          "and commit again")
+    return 1
+
+
+def _retry_later(result: PipelineResult) -> int:
+    """1 when a file changed while its header was written: it is not registered yet."""
+    if not result.must_retry:
+        return 0
+    _say("a file changed while regauto was writing it: commit again to register it")
     return 1
 
 

@@ -81,7 +81,7 @@ def sync_cmd(
     with progress_bar("extracting") as progress:
         result = pipeline.sync(project, targets, progress=progress)
     report(result)
-    return 0
+    return 1 if result.must_retry else 0
 
 
 def report(result: object) -> None:
