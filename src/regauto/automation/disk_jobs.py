@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regauto import git, safe_replace
+from regauto import git, safe_replace, worker_lifetime
 from regauto.automation import classifier, descriptor_extractor, headers
 from regauto.automation.tree import Skipped, WorkTree, read_regular
 from regauto.events.suppression_manager import SuppressionManager
@@ -116,7 +116,7 @@ def _map(fn: Callable[[list[Any]], list[Any]], chunks: list[list[Any]], n: int,
     if n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
         # Imported here: it costs ~12 ms and small batches (the hook) never fork.
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(initializer=worker_lifetime.initializer(_worker_init)) as pool:
             for out in pool.map(fn, chunks):
                 yield from out
                 done += len(out)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regauto import docid, safe_replace
+from regauto import docid, safe_replace, worker_lifetime
 from regauto.automation import (
     classifier,
     descriptor_extractor,
@@ -551,7 +551,7 @@ class Pipeline:
             chunk = max(50, len(args) // ((os.cpu_count() or 2) * 4))
             # Imported here: it costs ~12 ms and small batches (the hook) never fork.
             from concurrent.futures import ProcessPoolExecutor
-            with ProcessPoolExecutor() as pool:
+            with ProcessPoolExecutor(initializer=worker_lifetime.initializer()) as pool:
                 for n, (key, desc) in enumerate(
                     zip(keys, pool.map(_extract_one, args, chunksize=chunk), strict=True)
                 ):
