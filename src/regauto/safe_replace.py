@@ -174,7 +174,8 @@ def _take_lease(fd: int) -> bool:
 
 def _leases_usable() -> bool:
     """Leases need Linux, and a process that survives the ``SIGIO`` a lease break sends
-    (its default action ends the process): ignored once, from the main thread."""
+    (its default action ends the process): handled once, from the main thread, by a
+    handler that does nothing (not ``SIG_IGN``, which every child process would inherit)."""
     if sys.platform != "linux":
         return False
     with _lease_lock:
@@ -182,8 +183,12 @@ def _leases_usable() -> bool:
             return True
         if threading.current_thread() is not threading.main_thread():
             return False
-        signal.signal(signal.SIGIO, signal.SIG_IGN)
+        signal.signal(signal.SIGIO, _lease_broken)
         return True
+
+
+def _lease_broken(signum: int, frame: object) -> None:
+    """Nothing to do at once: ``_untouched`` asks the lease itself."""
 
 
 def _exchange(a: str, b: Path) -> bool:
