@@ -111,3 +111,42 @@ def test_an_unchanged_file_is_replaced_with_its_mode_and_no_temp_file_left(
     assert target.read_bytes() == b"# doc_id: 1\necho hi\n"
     assert target.stat().st_mode & 0o777 == 0o755
     assert list(folder.iterdir()) == []
+
+
+def test_the_commit_hook_fails_once_when_a_file_changes_under_its_header_write(
+        git_repo: Path) -> None:
+    repo = git_repo
+    assert regauto(repo, "init", "--hooks", "git").returncode == 0
+    (repo / "src").mkdir()
+    busy = repo / "src" / "busy.py"
+    busy.write_text('"""Busy."""\n')
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    stop = repo.parent / "stop"
+    appender = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys\n"
+        "k = 0\n"
+        "while not os.path.exists(sys.argv[2]):\n"
+        "    with open(sys.argv[1], 'a') as f: f.write(f'# edit {k}\\n')\n"
+        "    k += 1\n"
+        "print(k)\n"), str(busy), str(stop)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.2)
+        commit = subprocess.run(["git", "commit", "-qm", "busy"], cwd=repo,
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        stop.touch()
+        made = int(appender.communicate(timeout=30)[0])
+    assert commit.returncode == 1, commit.stderr
+    assert safe_replace.CHANGED in commit.stderr
+    text = busy.read_text()
+    assert all(f"# edit {k}\n" in text for k in range(made))  # nothing lost
+    assert "doc_id" not in text  # left as the other writer made it
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    again = subprocess.run(["git", "commit", "-qm", "busy"], cwd=repo, capture_output=True,
+                           text=True, timeout=120)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)  # the header it added
+    if again.returncode != 0:
+        again = subprocess.run(["git", "commit", "-qm", "busy"], cwd=repo,
+                               capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "src/busy.py" in {r["path"] for r in records(repo)}
