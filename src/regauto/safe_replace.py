@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 CHANGED = "changed while regauto was writing it; will retry"
@@ -46,6 +47,7 @@ _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
 _LEASE_TRIES = 20  # another process holding the file open usually closes it within 1 ms
 _LEASE_WAIT_S = 0.0005
+GRACE_S = 0.005  # an opener preempted inside open() breaks the lease well within this
 
 
 class ChangedError(Exception):
@@ -69,19 +71,75 @@ def replace_if_unchanged(
     Raises :class:`ChangedError` (nothing replaced), :class:`NotRegularError`,
     ``FileNotFoundError`` or another ``OSError`` (``EXDEV``: ``folder`` is on another file
     system); the temp file never outlives the call."""
-    import tempfile  # here: ~4 ms to import (random, shutil), and most runs replace nothing
-
-    tmp_fd, tmp = tempfile.mkstemp(prefix=".regauto-", dir=folder)
+    swaps = Swaps()
     try:
-        _write_durably(tmp_fd, new, mode)
-        before_replace()
-        _swap_checked(full, expected, tmp, tmp_fd)
+        swaps.replace_if_unchanged(full, expected, new, mode, folder, before_replace)
     finally:
-        os.close(tmp_fd)
-        # After a plain rename the name is gone; after an exchange it names the old inode
-        # (or, undone, the new one): either way nobody else knows it.
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        undone = swaps.settle()
+    if undone:
+        raise ChangedError
+
+
+@dataclass
+class _Swap:
+    full: Path
+    old_fd: int  # the replaced file, still open (and leased)
+    tmp: str  # its name now (after an exchange)
+    before: os.stat_result  # the replaced file when it was checked
+    ours: os.stat_result  # the new file
+    leased: bool
+    exchanged: bool
+    at: float  # time.monotonic() of the swap
+
+
+class Swaps:
+    """Replacements whose old file is kept — open, leased, linked under the temp name —
+    until :meth:`settle`.  Another process may have looked the file up just before the
+    swap and reach the lease a moment later (preempted inside ``open``): a batch settles
+    after its other work, long after any such opener has shown itself on the lease, and
+    the swap is then undone for it."""
+
+    def __init__(self) -> None:
+        self._open: list[_Swap] = []
+
+    def replace_if_unchanged(
+        self, full: Path, expected: bytes, new: bytes, mode: int, folder: Path,
+        before_replace: Callable[[], None] = lambda: None,
+    ) -> None:
+        """As the module's function; a late change shows in :meth:`settle` instead."""
+        import tempfile  # here: ~4 ms to import (random, shutil), most runs replace nothing
+
+        tmp_fd, tmp = tempfile.mkstemp(prefix=".regauto-", dir=folder)
+        swap = None
+        try:
+            _write_durably(tmp_fd, new, mode)
+            before_replace()
+            swap = _swap_checked(full, expected, tmp, tmp_fd)
+        finally:
+            os.close(tmp_fd)
+            if swap is None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        self._open.append(swap)
+
+    def settle(self) -> list[Path]:
+        """Check every swap again and release it; returns the files whose replacement had
+        to be undone (left as the other writer made them: report :data:`CHANGED`)."""
+        undone = []
+        if self._open:  # give the newest swap's late opener, if any, time to show
+            time.sleep(max(0.0, self._open[-1].at + GRACE_S - time.monotonic()))
+        for swap in self._open:
+            try:
+                if not _untouched(swap.old_fd, swap.before, swap.leased):
+                    if swap.exchanged and _same(os.lstat(swap.full), swap.ours):
+                        _exchange(swap.tmp, swap.full)
+                    undone.append(swap.full)
+            finally:
+                os.close(swap.old_fd)  # releases the lease: a blocked opener goes on
+                with contextlib.suppress(OSError):
+                    os.unlink(swap.tmp)  # the old file, or ours if undone
+        self._open.clear()
+        return undone
 
 
 def _write_durably(fd: int, data: bytes, mode: int) -> None:
@@ -92,7 +150,7 @@ def _write_durably(fd: int, data: bytes, mode: int) -> None:
     os.fdatasync(fd)
 
 
-def _swap_checked(full: Path, expected: bytes, tmp: str, tmp_fd: int) -> None:
+def _swap_checked(full: Path, expected: bytes, tmp: str, tmp_fd: int) -> _Swap:
     fd = _open_current(full)
     try:
         leased = _take_lease(fd)
@@ -102,13 +160,14 @@ def _swap_checked(full: Path, expected: bytes, tmp: str, tmp_fd: int) -> None:
         exchanged = _exchange(tmp, full)
         if not exchanged:
             os.replace(tmp, full)
-        if _untouched(fd, st, leased):
-            return
-        if exchanged and _same(os.lstat(full), ours):
-            _exchange(tmp, full)  # the old file back where the other writer expects it
-        raise ChangedError
-    finally:
-        os.close(fd)  # also releases the lease: a blocked opener goes on
+        if not _untouched(fd, st, leased):
+            if exchanged and _same(os.lstat(full), ours):
+                _exchange(tmp, full)  # the old file back where the other writer expects it
+            raise ChangedError
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Swap(full, fd, tmp, st, ours, leased, exchanged, time.monotonic())
 
 
 def _open_current(full: Path) -> int:
