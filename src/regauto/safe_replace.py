@@ -7,20 +7,23 @@ read and the rename would go to the old, unlinked inode and be lost without a wo
 
 1. writes the new content to a temp file and ``fdatasync``\\ s it (a crash right after the
    rename must not leave an empty file where the user's was);
-2. opens the file again and, on Linux, takes a *write lease* on it (``F_SETLEASE``): from
-   then on any other process that opens the file — to append, to truncate, even to read —
-   blocks in ``open`` until the lease is released, and the lease shows that it tried;
+2. opens the file again and, on Linux, takes a *read lease* on it (``F_SETLEASE``): it is
+   granted only while no process has the file open for writing (else regauto waits a few
+   milliseconds, then gives up on the file: someone is writing it), and from then on any
+   process that opens it for writing (or truncates it) blocks in ``open`` until the lease
+   is released — readers (an editor's viewer, git, ``tail -f``) are not disturbed;
 3. compares the file as it is now (size, then every byte) with what the new content was
    built from: a difference raises :class:`ChangedError` and nothing is replaced;
 4. swaps the temp file in with ``renameat2(RENAME_EXCHANGE)`` where the file system has it
    (the old inode stays linked under the temp name), else with ``rename``;
-5. checks the lease again: if anyone opened the old file since step 2, they will write to
-   it once the lease is released, so the exchange is undone (the old file is back at its
-   name, untouched by regauto) and :class:`ChangedError` is raised.
+5. checks the lease again, right away and once more when the batch settles (see
+   :class:`Swaps`): if anyone opened the old file for writing since step 2, they will
+   write to it once the lease is released, so the exchange is undone (the old file is back
+   at its name, untouched by regauto) and the file is reported as changed.
 
-Without a lease (another platform, another process holding the file open, a file system
-without leases) the same checks run on ``fstat`` and the content, which narrows the window
-to the few microseconds around the rename instead of closing it.
+Without a lease (another platform, a file system without leases, a file this user does not
+own) the same checks run on ``fstat`` and the content, which narrows the window to the
+moments around the rename instead of closing it.
 
 The caller reports :data:`CHANGED` for the file and tries again later: the commit hook
 fails once, ``sync`` exits 1, the watcher queues the file again.
@@ -45,7 +48,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
-_LEASE_TRIES = 20  # another process holding the file open usually closes it within 1 ms
+_LEASE_TRIES = 20  # a writer holding the file open usually closes it within a millisecond
 _LEASE_WAIT_S = 0.0005
 GRACE_S = 0.005  # an opener preempted inside open() breaks the lease well within this
 
@@ -201,7 +204,7 @@ def _untouched(fd: int, before: os.stat_result, leased: bool) -> bool:
     if leased:
         import fcntl
 
-        return bool(fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK)
+        return bool(fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_RDLCK)
     return _same(os.fstat(fd), before)
 
 
@@ -215,20 +218,22 @@ _lease_lock = threading.Lock()
 
 
 def _take_lease(fd: int) -> bool:
-    """A write lease on ``fd`` when this platform, file system and process allow one."""
+    """A read lease on ``fd`` when this platform, file system and process allow one
+    (False: they do not); :class:`ChangedError` while another process keeps the file open
+    for writing."""
     if not _leases_usable():
         return False
     import fcntl
 
     for _ in range(_LEASE_TRIES):
         try:
-            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
             return True
-        except BlockingIOError:  # someone has the file open right now: wait a moment
+        except BlockingIOError:  # open for writing elsewhere right now: wait a moment
             time.sleep(_LEASE_WAIT_S)
         except OSError:  # EINVAL (no lease support), EACCES (not the owner), ENOLCK
             return False
-    return False
+    raise ChangedError
 
 
 def _leases_usable() -> bool:
