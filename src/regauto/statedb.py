@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from regauto import statedb_heal
+
 DB_NAME = "state.db"
 BUSY_TIMEOUT_MS = 30_000
 
@@ -26,18 +28,37 @@ _local = threading.local()
 def connect(state_dir: Path) -> sqlite3.Connection:
     """Open (creating if needed) the state database in WAL mode with a busy timeout.
 
-    ``isolation_level=None`` hands transaction control to :func:`transaction`.
+    ``isolation_level=None`` hands transaction control to :func:`transaction`.  A corrupt
+    database is moved aside and replaced by an empty one (see :mod:`regauto.statedb_heal`):
+    everything in it is a cache or can start over, and a commit must never wait on it.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        state_dir / DB_NAME, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-    )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    # WAL lets readers run beside the one writer; switching mode needs a write lock once.
-    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    if str(mode).lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    path = state_dir / DB_NAME
+    try:
+        conn = _open(path)
+        if not statedb_heal.suspect(path, conn):
+            return conn
+        conn.close()
+    except sqlite3.DatabaseError as e:
+        if not statedb_heal.is_corruption(e):
+            raise
+    statedb_heal.heal(path, _open)
+    return _open(path)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # WAL lets readers run beside the one writer; switching mode needs a write lock once.
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the schema
+    except BaseException:
+        conn.close()
+        raise
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -63,15 +84,31 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         finally:
             _depth_dec()
         return
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        yield conn
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        # Corruption the checks on open could not see: this command fails, the next one
+        # starts on a fresh database instead of failing the same way forever.
+        if statedb_heal.is_corruption(e):
+            _heal_file_of(conn)
         raise
-    else:
-        conn.execute("COMMIT")
+
+
+def _heal_file_of(conn: sqlite3.Connection) -> None:
+    try:
+        files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+    except sqlite3.Error:
+        return
+    if files and files[0]:
+        statedb_heal.heal(Path(files[0]), _open)
 
 
 def _depth_inc() -> int:

@@ -10,18 +10,16 @@ that vanished or stopped being a regular file is reported, not guessed at.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import gc
 import os
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regauto import git
+from regauto import git, safe_replace, worker_lifetime
 from regauto.automation import classifier, descriptor_extractor, headers
 from regauto.automation.tree import Skipped, WorkTree, read_regular
 from regauto.events.suppression_manager import SuppressionManager
@@ -120,7 +118,7 @@ def _map(fn: Callable[[list[Any]], list[Any]], chunks: list[list[Any]], n: int,
     if n >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
         # Imported here: it costs ~12 ms and small batches (the hook) never fork.
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(initializer=worker_lifetime.initializer(_worker_init)) as pool:
             for out in pool.map(fn, chunks):
                 yield from out
                 done += len(out)
@@ -137,47 +135,36 @@ def _map(fn: Callable[[list[Any]], list[Any]], chunks: list[list[Any]], n: int,
 
 def write_header(
     full: Path, kind: str, doc: str, before_replace: Callable[[], None],
-    tmp_dir: Path | None = None,
+    tmp_dir: Path | None = None, swaps: safe_replace.Swaps | None = None,
 ) -> bytes:
     """Embed ``doc`` in the file's header atomically (temp file + rename, mode kept);
-    returns the content now on disk.
+    returns the content now on disk.  A file that changes meanwhile is left as it is and
+    raises ``safe_replace.ChangedError`` (see that module).
 
     The temp file is made in ``tmp_dir`` when given (the state dir's ``tmp/``): creating a
     file in one directory over and over costs a fifth of creating one next to each target
     (measured on ext4: 0.06 vs 0.3 ms — the inode allocator looks for room near each
     directory), and a crash leaves no stray file in the user's tree.  On another file
-    system (``EXDEV``) it falls back to a temp file next to the target.
+    system (``EXDEV``) it falls back to a temp file next to the target.  With ``swaps``
+    the replacement is settled by the caller (``Swaps.settle``), once for a batch.
     """
+    replace = safe_replace.replace_if_unchanged if swaps is None else swaps.replace_if_unchanged
     current, mode = read_regular(full)
     new = headers.embed_header(kind, current, doc)
     if new is None or new == current:
         return current
-    if tmp_dir is not None:
-        try:
-            _replace_with(new, mode, full, tmp_dir, before_replace)
-            return new
-        except OSError as e:
-            if e.errno != errno.EXDEV:
-                raise
-    _replace_with(new, mode, full, full.parent, before_replace)
-    return new
-
-
-def _replace_with(data: bytes, mode: int, full: Path, folder: Path,
-                  before_replace: Callable[[], None]) -> None:
-    import tempfile  # here: ~4 ms to import (random, shutil), and most batches write no header
-
-    fd, tmp = tempfile.mkstemp(prefix=".regauto-header-", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), stat.S_IMODE(mode))
-        before_replace()
-        os.replace(tmp, full)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        if tmp_dir is not None:
+            try:
+                replace(full, current, new, mode, tmp_dir, before_replace)
+                return new
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
+        replace(full, current, new, mode, full.parent, before_replace)
+    except safe_replace.NotRegularError as e:
+        raise Skipped(str(e)) from None
+    return new
 
 
 @functools.lru_cache(maxsize=4)
@@ -193,24 +180,32 @@ def run_chunk(ctx: Context, jobs: list[Job]) -> list[Done]:
         _suppressor(ctx.state_dir, os.getpid()).suppress_many(writes, ttl_ms=ctx.suppress_ms)
         tmp = temp_dir(ctx.state_dir)
     guard = PathGuard(ctx.root)
-    return [run_one(ctx, j, tmp, guard) for j in jobs]
+    swaps = safe_replace.Swaps()
+    try:
+        done = [run_one(ctx, j, tmp, swaps, guard) for j in jobs]
+    finally:
+        undone = set(swaps.settle())
+    return [Done(d.path, error=safe_replace.CHANGED) if ctx.root / d.path in undone else d
+            for d in done]
 
 
 def run_one(ctx: Context, job: Job, tmp_dir: Path | None = None,
-            guard: PathGuard | None = None) -> Done:
+            swaps: safe_replace.Swaps | None = None, guard: PathGuard | None = None) -> Done:
     why = (guard or PathGuard(ctx.root)).problem(job.path)
     if why is not None:  # a folder on the way became a symlink since the scan
         return Done(job.path, error=f"changed during sync: {why}")
     full = ctx.root / job.path
     try:
         if job.header is not None:
-            data = write_header(full, job.kind, job.header, lambda: None, tmp_dir)
+            data = write_header(full, job.kind, job.header, lambda: None, tmp_dir, swaps)
         else:
             data, _ = read_regular(full)
     except FileNotFoundError:
         return Done(job.path, error="vanished during sync")
     except Skipped as e:
         return Done(job.path, error=f"changed during sync: {e}")
+    except safe_replace.ChangedError as e:
+        return Done(job.path, error=str(e))
     except OSError as e:
         return Done(job.path, error=f"cannot read or write: {e.strerror or e}")
     desc = (descriptor_extractor.extract(job.kind, data, max_bytes=ctx.max_bytes)

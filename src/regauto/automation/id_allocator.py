@@ -7,8 +7,9 @@ on SQLite's write lock and never get the same id.  Because allocation only ever 
 ids are monotonic in a clone, a deleted document's id is never handed out again, and a
 clock that goes back changes nothing (allocation continues after the mark).
 
-A fresh clone has an empty state database: the caller passes ``floor``, the highest id in
-the registry, and allocation goes strictly above that too.
+A fresh clone has an empty state database, and so has a clone whose corrupt one was moved
+aside (``statedb_heal``): the caller passes ``floor``, the highest id in the registry, and
+allocation goes strictly above that too — the mark is recomputed from the registry.
 
 Two clones allocating in the same minute would collide if both started at 0001, so a
 minute not used yet starts at a random sequence in 1..4999 (leaving at least 5000 ids for

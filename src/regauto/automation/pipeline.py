@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from regauto import docid, stages
+from regauto import docid, safe_replace, stages, worker_lifetime
 from regauto.automation import (
     classifier,
     descriptor_extractor,
@@ -98,6 +98,11 @@ class PipelineResult:
     @property
     def changed_registry(self) -> bool:
         return self.write is not None and self.write.changed
+
+    @property
+    def must_retry(self) -> bool:
+        """A file changed while regauto wrote it: it is not done, a later run is needed."""
+        return any(safe_replace.CHANGED in why for why in self.skipped.values())
 
 
 @dataclass
@@ -271,6 +276,8 @@ class Pipeline:
         if self._failed:
             result.skipped.update(self._failed)
             result.actions[:] = [a for a in result.actions if a.path not in self._failed]
+            for p in self._failed:
+                result.new_ids.pop(p, None)  # allocated, but not registered
         for rec in records:
             old = by_path.get(rec["path"])
             # An unchanged record stays out of the patch, unless other lines share its id:
@@ -490,6 +497,8 @@ class Pipeline:
                                    disk_jobs.temp_dir(self.project.state_dir))
         except (FileNotFoundError, Skipped):
             return
+        except safe_replace.ChangedError as e:  # not recorded now: the next run does it
+            self._failed[path] = str(e)
 
     def _suppress_pair(self, src: str, dst: str) -> None:
         if self._suppress is None:
@@ -564,7 +573,7 @@ class Pipeline:
             chunk = max(50, len(args) // ((os.cpu_count() or 2) * 4))
             # Imported here: it costs ~12 ms and small batches (the hook) never fork.
             from concurrent.futures import ProcessPoolExecutor
-            with ProcessPoolExecutor() as pool:
+            with ProcessPoolExecutor(initializer=worker_lifetime.initializer()) as pool:
                 for n, (key, desc) in enumerate(
                     zip(keys, pool.map(_extract_one, args, chunksize=chunk), strict=True)
                 ):

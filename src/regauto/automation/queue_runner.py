@@ -30,12 +30,14 @@ from regauto.errors import CASConflict, LockTimeout
 from regauto.events.work_queue import DEAD_LETTER, FAILED, QUEUED, Job, WorkQueue
 from regauto.project import Project
 from regauto.registry import PostWrite
+from regauto.safe_replace import CHANGED
 
 # Not about any one path: retrying the batch path by path would only wait N times as long.
 SYSTEMIC_ERRORS: tuple[type[Exception], ...] = (LockTimeout, CASConflict)
 # A file the pipeline had to skip for this reason was not processed: retry it later
-# (the WorkTree source reports unreadable files with these words).
-RETRYABLE_SKIPS = ("permission denied",)
+# (the WorkTree source reports unreadable files with these words; a file that changed
+# while its header was written says so).
+RETRYABLE_SKIPS = ("permission denied", CHANGED)
 
 Split = Callable[[list[Job]], tuple[list[Job], list[Job]]]
 

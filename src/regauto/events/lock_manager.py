@@ -9,9 +9,12 @@ which takes the registry lock).  Taking an earlier one while holding a later one
 already holds is always allowed (locks are re-entrant per thread).
 
 Lock files live in ``<state dir>/locks/`` named by granularity and a hash of the key.  They
-are never deleted: removing a lock file while another process waits on it lets two holders
-exist at once (filelock issue #574).  A holder killed with SIGKILL releases its flock with its
-file descriptor, so the next process gets the lock at once.
+are never deleted by regauto: removing a lock file while another process waits on it would let
+two holders exist at once (filelock issue #574).  Someone else may delete them (a cleanup of
+the state dir), so after ``flock`` succeeds the holder checks that the file it locked is still
+the one the path names (``fstat`` against ``stat``) and starts again on the new file if not.
+A holder killed with SIGKILL releases its flock with its file descriptor, so the next process
+gets the lock at once.
 
 The lock itself is ``flock(2)`` on that file, taken directly on POSIX: it is exactly what
 ``filelock.UnixFileLock`` does (so the two interoperate), but importing filelock 4.x costs
@@ -75,8 +78,8 @@ class _Flock:
     def acquire(self, timeout: float) -> bool:
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         deadline = time.monotonic() + timeout
+        fd = self._open()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -89,8 +92,28 @@ class _Flock:
             except BaseException:
                 os.close(fd)
                 raise
-            self.fd = fd
-            return True
+            if self._still_at_path(fd):
+                self.fd = fd
+                return True
+            # The file was deleted (or replaced) while we waited: our lock is on an inode
+            # nobody else will ever open.  Start again on the file the path names now.
+            os.close(fd)
+            fd = self._open()
+
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:  # the whole locks/ folder was deleted
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def _still_at_path(self, fd: int) -> bool:
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
 
     def release(self) -> None:
         import fcntl

@@ -28,7 +28,7 @@ from regauto.errors import RegautoError
 from regauto.project import Project
 
 if TYPE_CHECKING:
-    from regauto.automation.pipeline import Action
+    from regauto.automation.pipeline import Action, PipelineResult
     from regauto.automation.tree import Index
 
 ZERO = "0" * 40
@@ -166,10 +166,10 @@ def _pre_commit(project: Project) -> int:
             _say("changes were made but not staged (auto_stage = none): review, "
                  "`git add` them and commit again")
             return 1
-        return 0
+        return _retry_later(result)
     git.stage_managed(project.root, to_stage)
     if not touched_user:
-        return 0
+        return _retry_later(result)
     if cfg.auto_stage == "all":
         _stage_user_changes(project, touched_user)
         _register_staged_references(project, touched_user)
@@ -178,7 +178,7 @@ def _pre_commit(project: Project) -> int:
         if os.environ.get("PRE_COMMIT") == "1":
             _say("warning: auto_stage = all under the pre-commit framework can clash with "
                  "its stash of unstaged changes; prefer auto_stage = managed there")
-        return 0
+        return _retry_later(result)
     for a in touched_user:
         _say(a.describe())
     _say("files were changed to carry their doc_id: `git add` them "
@@ -204,6 +204,14 @@ def _edited_outputs(project: Project, staged: list[git.Change]) -> list[str]:
         if parsed is None or parsed.edited:
             edited.append(c.path)
     return sorted(edited)
+
+
+def _retry_later(result: PipelineResult) -> int:
+    """1 when a file changed while its header was written: it is not registered yet."""
+    if not result.must_retry:
+        return 0
+    _say("a file changed while regauto was writing it: commit again to register it")
+    return 1
 
 
 def _action_paths(actions: list[Action]) -> list[str]:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from regauto import worker_lifetime
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -66,7 +68,8 @@ class Helper(Generic[T]):
             # Fork, whatever the default: the worker starts in ~15 ms with every module
             # it needs already imported.
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("fork"))
+                max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                initializer=worker_lifetime.die_with_parent, initargs=(os.getpid(),))
             self._future = self._pool.submit(fn, *make_args(theirs))
         except (OSError, RuntimeError, ImportError):
             self._close()

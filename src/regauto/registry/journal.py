@@ -16,11 +16,14 @@ ends exactly at the hash before or after the interrupted write.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from regauto.errors import BadInputError
 from regauto.registry.store import RegistryStore
 
 JOURNAL_NAME = "journal.json"
@@ -34,17 +37,36 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durable(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (a fresh file) and fsync it."""
+def write_durable(path: Path, data: bytes,
+                  before_fsync: Callable[[str], None] = lambda step: None) -> None:
+    """Write ``data`` to ``path`` (a fresh file) and fsync it; ``before_fsync`` is the
+    writer's fault-injection step ("temp_fsync")."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
             view = view[n:]
+        before_fsync("temp_fsync")
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# A folder regauto may not write to: a read-only mount, an immutable (chattr +i) folder or
+# shard, missing permissions, a path through a file.  The user's to fix: exit 2, one line.
+_UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST})
+
+
+def unwritable(e: BaseException, folder: Path) -> BadInputError | None:
+    """The one-line error for a write refused by the file system, else None."""
+    if not isinstance(e, OSError) or e.errno not in _UNWRITABLE:
+        return None
+    where = e.filename2 or e.filename or folder  # a rename names its target
+    if Path(os.fsdecode(where)).parent == folder and e.filename2 is None:
+        where = folder  # a temp file of ours: the folder is what refused it
+    return BadInputError(f"{where}: cannot write the registry there ({e.strerror}); "
+                         "nothing was changed")
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,46 @@ def commit_journal(state_dir: Path, journal: Journal) -> None:
     write_durable(tmp, journal.to_bytes())
     os.replace(tmp, journal_path(state_dir))
     fsync_dir(state_dir)
+
+
+def replace_all(store: RegistryStore, ops: list[tuple[str, str | None]],
+                step: Callable[[str], None]) -> None:
+    """Step 3 of a committed write: every rename (or deletion), then ``finish``.
+
+    If the very first one is refused (see ``unwritable``), the registry is still exactly
+    as before: the write is abandoned — journal and temps removed — instead of being left
+    committed for every later command to fail on."""
+    for i, (name, tmp) in enumerate(ops):
+        step(f"replace:{i}")
+        try:
+            _apply_op(store, name, tmp)
+        except OSError as e:
+            err = unwritable(e, store.dir)
+            if err is None or i > 0:
+                raise
+            _abandon(store)
+            raise err from None
+    step("dir_fsync")
+    finish(store)
+
+
+def _abandon(store: RegistryStore) -> None:
+    try:
+        os.unlink(journal_path(store.state_dir))
+    except FileNotFoundError:
+        pass
+    fsync_dir(store.state_dir)
+    _remove_temps(store)
+
+
+def _apply_op(store: RegistryStore, name: str, tmp: str | None) -> None:
+    if tmp is None:
+        try:
+            os.unlink(store.dir / name)
+        except FileNotFoundError:
+            pass
+    else:
+        os.replace(store.dir / tmp, store.dir / name)
 
 
 def apply_ops(store: RegistryStore, journal: Journal) -> None:

@@ -16,7 +16,6 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jsonpatch
@@ -238,10 +237,10 @@ class RegistryWriterService:
 
     def _write_atomically(self, writes: dict[str, str | None], base: str, target: str) -> int:
         store = self.store
-        store.dir.mkdir(parents=True, exist_ok=True)
         ops: list[tuple[str, str | None]] = []
         nbytes = 0
         try:
+            store.dir.mkdir(parents=True, exist_ok=True)
             for name, text in sorted(writes.items()):
                 if text is None:
                     ops.append((name, None))
@@ -249,30 +248,23 @@ class RegistryWriterService:
                 tmp_name = f".{name}{TMP_MARK}"
                 data = text.encode("utf-8")
                 self._step("temp_write")
-                _write_temp(store.dir / tmp_name, data, self._step)
+                journal.write_durable(store.dir / tmp_name, data, self._step)
                 nbytes += len(data)
                 ops.append((name, tmp_name))
             self._step("journal_write")
             journal.commit_journal(
                 store.state_dir, journal.Journal(str(store.dir), base, target, ops)
             )
-        except BaseException:
+        except BaseException as e:
             # Not committed: remove what we wrote; the registry was never touched.
             journal.recover(store)
             writer_stats.bump(store.state_dir, rollbacks=1)
+            err = journal.unwritable(e, store.dir)
+            if err is not None:
+                raise err from None
             raise
         try:
-            for i, (name, tmp) in enumerate(ops):
-                self._step(f"replace:{i}")
-                if tmp is None:
-                    try:
-                        os.unlink(store.dir / name)
-                    except FileNotFoundError:
-                        pass
-                else:
-                    os.replace(store.dir / tmp, store.dir / name)
-            self._step("dir_fsync")
-            journal.finish(store)
+            journal.replace_all(store, ops, self._step)
         except InjectedFault:
             # Committed: roll forward now, as the next reader would.
             journal.recover(store)
@@ -467,18 +459,6 @@ def _target(
             target[n] = hashlib.sha256(record_checks.encoded(n, t)).hexdigest()
     target.setdefault(META_NAME, text_sha256(META_TEXT))
     return target, hash_of_manifest(target)
-
-
-def _write_temp(path: Path, data: bytes, step: Callable[[str], None]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        step("temp_fsync")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _current_records(

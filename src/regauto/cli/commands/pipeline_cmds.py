@@ -109,7 +109,7 @@ def sync_cmd(
         result = pipeline.sync(project, targets, progress=progress,
                                post_write=generators.post_write(project))
     report(result)
-    return 0
+    return 1 if result.must_retry else 0
 
 
 def _dry_run(project: Project, targets: list[str], format: SyncFormat) -> int:

@@ -1,0 +1,107 @@
+"""A corrupt state database is moved aside and started afresh, never a blocked commit.
+
+Nothing in the state database is the only copy of anything: the id index is rebuilt from
+the registry's shards, the allocator's floor is the registry's highest id, the queue and the
+suppressions are short-lived.  So a database SQLite calls corrupt (``SQLITE_CORRUPT``,
+``SQLITE_NOTADB``) is renamed ``state.db.corrupt-<UTC time>`` (its ``-wal``/``-shm`` with
+it), one warning line says so, and the caller opens a new, empty one.
+
+Detection happens on open: SQLite's own errors while reading the header and the schema; a
+file shorter than its header says (a truncation); and, for a small file, where it costs
+at most a millisecond, a full ``PRAGMA quick_check`` once per process (on a 100k-document
+index, 11 MB, it costs ~50 ms: too much for every commit hook, so a large file gets only the
+cheap checks).  A
+suspicion is confirmed by ``quick_check`` under a lock before anything moves, so a database
+that another process is checkpointing (its header briefly ahead of its size) or has healed
+meanwhile stays where it is.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+SMALL_BYTES = 64 * 1024
+_checked: set[tuple[int, int]] = set()  # (device, inode) this process has quick_checked
+_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+_CORRUPT_WORDS = ("malformed", "not a database", "corrupt")
+
+
+def is_corruption(e: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite refused the file itself (not a lock, a full disk, a missing table)."""
+    code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in _CORRUPT_CODES
+    return any(w in str(e) for w in _CORRUPT_WORDS)
+
+
+def suspect(path: Path, conn: sqlite3.Connection) -> bool:
+    """Whether the open database at ``path`` looks corrupt (cheap checks; see above)."""
+    try:
+        st = path.stat()
+        size = st.st_size
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except FileNotFoundError:
+        return False
+    if size and len(header) < 100:
+        return True
+    if len(header) == 100 and header[24:28] == header[92:96]:  # the size field is valid
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        if int.from_bytes(header[28:32], "big") * page_size > size:
+            return True
+    if size < SMALL_BYTES and (st.st_dev, st.st_ino) not in _checked:
+        if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            return True
+        _checked.add((st.st_dev, st.st_ino))  # once per process: a hook opens it often
+    return False
+
+
+def heal(path: Path, opener: Callable[[Path], sqlite3.Connection]) -> None:
+    """Move the database at ``path`` aside if ``quick_check`` confirms it is corrupt."""
+    import fcntl
+
+    fd = os.open(path.with_name(path.name + ".heal"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # one healer; the next one finds a healthy file
+        if _healthy(path, opener):
+            return
+        aside = _move_aside(path)
+        sys.stderr.write(
+            f"regauto: warning: the state database {path} was corrupt; moved aside as "
+            f"{aside.name} and started afresh (its index is rebuilt from the registry)\n")
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _healthy(path: Path, opener: Callable[[Path], sqlite3.Connection]) -> bool:
+    try:
+        conn = opener(path)
+        try:
+            return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        if is_corruption(e):
+            return False
+        raise
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    if aside.exists():
+        aside = aside.with_name(f"{aside.name}-{os.getpid()}")
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):  # a WAL replayed into the new file would corrupt it
+        try:
+            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+        except FileNotFoundError:
+            pass
+    return aside
