@@ -29,9 +29,10 @@ def hooked(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def commit(repo: Path, msg: str, *, verify: bool = True) -> subprocess.CompletedProcess[str]:
     """``git add -A`` and commit; ``verify=False``: as a collaborator without regauto does
-    (the registry is not updated)."""
+    (no hook of regauto's runs, so the registry is not updated)."""
     git(repo, "add", "-A")
-    p = subprocess.run(["git", "commit", "-q", "-m", msg, *(() if verify else ("--no-verify",))],
+    no_hooks = () if verify else ("-c", "core.hooksPath=/dev/null")
+    p = subprocess.run(["git", *no_hooks, "commit", "-q", "-m", msg],
                        cwd=repo, capture_output=True, text=True, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     return p
@@ -78,7 +79,7 @@ def checkout(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 # -- catching up -------------------------------------------------------------------------------
 
 
-def test_post_merge_registers_the_merged_content_of_a_file_both_branches_edited(
+def test_a_merge_of_a_file_both_branches_edited_records_the_merged_content(
         hooked: Path) -> None:
     git(hooked, "checkout", "-q", "-b", "topic")
     edit_line(hooked, 1, "topic's line 1")
@@ -91,20 +92,41 @@ def test_post_merge_registers_the_merged_content_of_a_file_both_branches_edited(
     assert p.returncode == 0, p.stdout + p.stderr
     merged = (hooked / "notes.txt").read_text()
     assert merged.startswith("topic's line 1\n") and merged.endswith("main's line 10\n")
-    # The merge driver kept main's record (neither side's blob is the merged file's): the
-    # hook registered the merged content.
+    # The shard merge driver merged the document as git did: the merge commit itself
+    # records the merged content, and post-merge has nothing left to catch up.
     assert recorded_blob(hooked, "notes.txt") == disk_blob(hooked, "notes.txt")
-    assert "registry updated" in p.stderr
+    assert "registry updated" not in p.stderr
+    assert git(hooked, "status", "--porcelain") == ""
     assert run_regauto("check", cwd=hooked).returncode == 0
 
 
-def test_post_merge_registers_what_a_branch_without_regauto_brought(hooked: Path) -> None:
+def test_post_merge_registers_what_a_fast_forward_brought(hooked: Path) -> None:
+    # A fast-forward writes no merge commit (no pre-merge-commit hook): post-merge catches
+    # the work tree's registry up with what the branch without regauto brought.
+    topic_without_regauto(hooked)
+    p = subprocess.run(["git", "merge", "-q", "--ff-only", "topic"], cwd=hooked,
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "registry updated" in p.stderr
+    assert recorded_blob(hooked, "notes.txt") == disk_blob(hooked, "notes.txt")
+    assert recorded_blob(hooked, "topic.txt") == disk_blob(hooked, "topic.txt")
+
+
+def test_a_merge_commit_of_a_branch_without_regauto_is_finished_through_the_hooks(
+        hooked: Path) -> None:
+    # pre-merge-commit registers what the branch brought; git wrote the merge's tree
+    # before that hook, so the merge stops once with it staged, and `git commit` ends it.
     topic_without_regauto(hooked)
     edit_line(hooked, 10, "main's line 10")
     commit(hooked, "main edits line 10")
-    git(hooked, "merge", "-q", "--no-edit", "topic")
+    p = subprocess.run(["git", "merge", "-q", "--no-edit", "topic"], cwd=hooked,
+                       capture_output=True, text=True, check=False)
+    assert p.returncode != 0 and "finish the merge with `git commit" in p.stderr
+    git(hooked, "commit", "-q", "--no-edit")
     assert recorded_blob(hooked, "notes.txt") == disk_blob(hooked, "notes.txt")
     assert recorded_blob(hooked, "topic.txt") == disk_blob(hooked, "topic.txt")
+    assert git(hooked, "status", "--porcelain") == ""
+    assert run_regauto("check", cwd=hooked).returncode == 0
 
 
 def test_post_checkout_catches_up_across_branches(hooked: Path) -> None:
@@ -172,8 +194,11 @@ def test_a_rebase_is_left_alone(hooked: Path) -> None:
     p = subprocess.run(["git", "rebase", "-q", "main"], cwd=hooked, capture_output=True,
                        text=True, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "registry updated" not in p.stderr
-    assert git(hooked, "status", "--porcelain", "--", ".regauto") == ""
+    assert "registry updated" not in p.stderr  # no catch-up in the middle of the rebase
+    # After it, post-rewrite found the rebased commits stale and staged the repair (the
+    # work tree's registry and the index agree: nothing was written behind git's back).
+    assert "the repair is staged: commit it" in p.stderr
+    assert git(hooked, "diff", "--name-only", "--", ".regauto") == ""
 
 
 def test_a_clone_only_reads_the_registry(hooked: Path, tmp_path: Path) -> None:

@@ -19,8 +19,7 @@ ALLOWED: set[tuple[str, str]] = {
     *(("regauto/reconcile/repair.py", f"regauto.automation.pipeline.Pipeline.{m}")
       for m in ("_allocate", "_compute", "_extract_all", "_identity", "_rename",
                 "_write_header")),
-    # The CLI callback resets the cached project (the CLI presentation work owns app.py).
-    ("regauto/cli/app.py", "regauto.cli.context.STATE._project"),
+    ("regauto/reconcile/dry_sync.py", "regauto.automation.pipeline.Pipeline._allocate"),
 }
 
 
