@@ -137,9 +137,9 @@ def rules_text(s: Survey) -> str:
         rule(f"published by {tc.label} ({tc.config}): names are public URLs and "
              "toctree/nav entries, so the id goes in a header",
              f"{base}**/*.{_suffix_glob(tc.suffixes)}", "header")
-    if s.python:
-        rule("Python modules: a `# doc_id:` comment (a rename would break imports)",
-             "**/*.py", "header")
+    # Always, like SPEC's defaults: a repository with no Python yet may get some.
+    rule("Python modules: a `# doc_id:` comment (a rename would break imports)",
+         "**/*.py", "header")
     rule("everything else: registered, never modified", "**/*", "registry")
     return "\n".join(out) + "\n"
 
