@@ -36,8 +36,8 @@ from regauto import __version__, git
 from regauto.errors import CASConflict, LockTimeout, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
+from regauto.reconcile import cold, registry_view, restore
 from regauto.reconcile import drift as D
-from regauto.reconcile import registry_view, restore
 from regauto.reconcile.cache import Cache
 from regauto.reconcile.plan import Claims, Plan, ViewStale, fingerprint, make_plan
 from regauto.reconcile.tree_state import MODE_GITLINK, TreeState, inclusion
@@ -69,9 +69,10 @@ class Reconciler:
     def check(self, *, diff: bool = False) -> D.Report:
         """Read-only: every drift (registry, tree, generated outputs).
 
-        Three ways to a verdict, cheapest first: the same registry, configuration and tree
+        Four ways to a verdict, cheapest first: the same registry, configuration and tree
         as the last clean check (the verdict cache); every shard verified before and the
-        tree exactly what its records describe (``_fast_clean``); the full plan."""
+        tree exactly what its records describe (``_fast_clean``); a proof that the plan
+        would be empty, from no cache (``cold``); the full plan."""
         verdicts = Cache(self.project.state_dir, "verdict")
         for _ in range(self.config.cas_retries):
             tree = TreeState(self.project, self.included)
@@ -79,8 +80,12 @@ class Reconciler:
             if diff:
                 tree.prepare()
                 clean_hash = None
+            elif verdicts.get("clean") is None:
+                # No clean check ever recorded here (a fresh clone: CI): no cache can
+                # answer, so the proof starts at once, with git status inside it.
+                clean_hash = self._proven_clean(tree)
             else:
-                clean_hash = self._known_clean(tree, verdicts)
+                clean_hash = self._known_clean(tree, verdicts) or self._proven_clean(tree)
             tree_key = tree.key
             if clean_hash is None:
                 # A full plan holds a dict per record and a Doc per file (~1M objects at
@@ -232,6 +237,19 @@ class Reconciler:
             if not head.startswith(MODE_GITLINK) and self.included(path):
                 return None  # a document with no record
         return registry_hash
+
+    def _proven_clean(self, tree: TreeState) -> str | None:
+        """The registry hash when ``cold.prove`` shows the plan would be empty (with no
+        cache at all: a fresh clone); the records it verified are kept for ``_fast_clean``."""
+        with gc_paused():
+            proof = cold.prove(self.project, tree)
+        if proof is None:
+            if not tree.key:
+                tree.prepare()
+            return None
+        registry_view.save_verified(self.project, proof.manifest, proof.entries,
+                                    fingerprint(self.project))
+        return proof.registry_hash
 
     def _verdict_key(self, registry_hash: str, tree_key: str) -> str:
         text = "\0".join((VERDICT_VERSION, __version__, registry_hash, repr(self.config),
