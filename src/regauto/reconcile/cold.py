@@ -23,10 +23,11 @@ what is wrong.  So the report is the plan's in every case.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from regauto import git
@@ -128,77 +129,98 @@ def _judge_shards(root: str, reg: str, config: Config,
                   names: Sequence[str]) -> tuple[list[str], list[str]] | None:
     """``(entries, doc_ids)`` of the records of shards ``names``; None at the first
     shard that is not healthy or record that is not clean."""
-    included = inclusion(config)
     entries: list[str] = []
     ids: list[str] = []
-    for name in names:
-        try:
-            with open(os.path.join(reg, name), "rb") as f:
-                data = f.read()
-        except OSError:
-            return None
-        recs = shard_decoder.healthy(name, data)
-        if recs is None:
-            return None
-        for rec in recs:
-            entry = _judge(root, config, included, rec)
-            if entry is None:
+    with _Judge(root, config) as judge:
+        for name in names:
+            try:
+                with open(os.path.join(reg, name), "rb") as f:
+                    data = f.read()
+            except OSError:
                 return None
-            entries.append(entry)
-            ids.append(rec.doc_id)
+            recs = shard_decoder.healthy(name, data)
+            if recs is None:
+                return None
+            for rec in recs:
+                entry = judge.entry(rec)
+                if entry is None:
+                    return None
+                entries.append(entry)
+                ids.append(rec.doc_id)
     return entries, ids
 
 
-def _judge(root: str, config: Config, included: Callable[[str], bool],
-           rec: shard_decoder.Rec) -> str | None:
-    """The index line a clean record's file has; None when the record is not clean
-    (assuming the file has that line: ``_same_as_index`` checks it)."""
-    path, doc_id, kind = rec.path, rec.doc_id, rec.kind
-    if not included(path):
-        return None  # an excluded record
-    tags = tuple(rec.tags)
-    mode = mode_of_tags(tags)
-    prefix = file_renamer.claimed_prefix_id(path)
-    header = None
-    if mode != MODE_LINK and headers.comment_style(kind) is not None and (
-            prefix is None or rec.id_mode == "header"):
-        header = _header_claim(root, path, kind, doc_id if rec.id_mode == "header" else None)
-    if (prefix or header) not in (None, doc_id):
-        return None
-    if not up_to_date(config, path, doc_id, rec.id_mode, kind, tags, rec.role, rec.size,
-                      mode, header):
-        return None
-    return f"{mode} {rec.blob} 0\t{path}"
+class _Judge:
+    """Judges records of one repository; ``with``: holds its root open, so that ~75k
+    header reads resolve their paths from there."""
 
+    def __init__(self, root: str, config: Config) -> None:
+        self.root = root
+        self.config = config
+        self.included = inclusion(config)
+        self.dir_fd: int | None = None
 
-def _header_claim(root: str, path: str, kind: str, doc_id: str | None) -> str | None:
-    """The id the file's header claims, as ``Claims.header`` reads it.  Two common cases
-    are settled from one read of its head: it starts with exactly the header regauto
-    writes for ``doc_id``, or the whole file is in the head and never spells "doc_id";
-    anything else is read again the exact way (``read_head``, ``read_header_id``)."""
-    full = os.path.join(root, path)
-    data = b""
-    try:
-        fd = os.open(full, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
-    except OSError:
-        fd = -1
-    if fd >= 0:
-        try:
-            data = os.read(fd, HEAD_BYTES)
-            st = os.fstat(fd)
-        except OSError:
-            st = None
-        finally:
-            os.close(fd)
-        if st is not None and stat.S_ISREG(st.st_mode) and _O_NOFOLLOW:
-            if doc_id is not None:
-                prefix, suffix = headers.comment_style(kind) or ("", "")
-                if data.startswith(f"{prefix}doc_id: {doc_id}{suffix}\n".encode()):
-                    return doc_id
-            if len(data) == st.st_size < HEAD_BYTES and b"doc_id" not in data:
-                return None
-    data, _ = read_head(root, path, 0)
-    return headers.read_header_id(kind, data)
+    def __enter__(self) -> _Judge:
+        if os.open in os.supports_dir_fd and _O_NOFOLLOW:
+            with contextlib.suppress(OSError):
+                self.dir_fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
+
+    def entry(self, rec: shard_decoder.Rec) -> str | None:
+        """The index line a clean record's file has; None when the record is not clean
+        (assuming the file has that line: ``_same_as_index`` checks it)."""
+        path, doc_id, kind, id_mode = rec.path, rec.doc_id, rec.kind, rec.id_mode
+        if not self.included(path):
+            return None  # an excluded record
+        tags = tuple(rec.tags)
+        mode = mode_of_tags(tags)
+        prefix = file_renamer.claimed_prefix_id(path)
+        header = None
+        if mode != MODE_LINK and (prefix is None or id_mode == "header"):
+            style = headers.comment_style(kind)
+            if style is not None:
+                header = self.header_claim(path, kind, style,
+                                           doc_id if id_mode == "header" else None)
+        if (prefix or header) not in (None, doc_id):
+            return None
+        if not up_to_date(self.config, path, doc_id, id_mode, kind, tags, rec.role, rec.size,
+                          mode, header):
+            return None
+        return f"{mode} {rec.blob} 0\t{path}"
+
+    def header_claim(self, path: str, kind: str, style: tuple[str, str],
+                     doc_id: str | None) -> str | None:
+        """The id the file's header claims, as ``Claims.header`` reads it.  Two common
+        cases are settled by one read of its head: it starts with exactly the header
+        regauto writes for ``doc_id``, or the whole file is in that head and never spells
+        "doc_id".  Anything else is read again the exact way (``read_head``,
+        ``read_header_id``)."""
+        if self.dir_fd is not None:
+            try:
+                fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK, dir_fd=self.dir_fd)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                try:
+                    data = os.read(fd, HEAD_BYTES)
+                    st = os.fstat(fd)
+                except OSError:
+                    data, st = b"", None
+                finally:
+                    os.close(fd)
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    if doc_id is not None and data.startswith(
+                            f"{style[0]}doc_id: {doc_id}{style[1]}\n".encode()):
+                        return doc_id
+                    if len(data) == st.st_size < HEAD_BYTES and b"doc_id" not in data:
+                        return None
+        data, _ = read_head(self.root, path, 0)
+        return headers.read_header_id(kind, data)
 
 
 def _same_as_index(index: set[str], tree: TreeState, entries: list[str]) -> bool:

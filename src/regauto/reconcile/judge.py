@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import re
+
 from regauto.automation import classifier, file_renamer, headers
 from regauto.automation.tree import MODE_EXEC, MODE_FILE, MODE_LINK
-from regauto.config import Config
+from regauto.config import Config, Rule
+from regauto.globmatch import compile_glob
 
 
 def mode_of_tags(tags: tuple[str, ...] | list[str]) -> str:
@@ -15,11 +18,35 @@ def mode_of_tags(tags: tuple[str, ...] | list[str]) -> str:
     return MODE_EXEC if "executable" in tags else MODE_FILE
 
 
+_compiled: list[tuple[tuple[Rule, ...], re.Pattern[str]]] = []
+
+
+def _first_rule(rules: tuple[Rule, ...]) -> re.Pattern[str]:
+    """The rules' globs as one regex whose matching group names the first rule that
+    matches (alternatives are tried in order): ``Config.rule_for`` in one call.  Kept
+    for the last ``rules`` object seen (hashing frozen rules on every call would cost
+    as much as matching them)."""
+    if _compiled and _compiled[0][0] is rules:
+        return _compiled[0][1]
+    pattern = re.compile("|".join(f"(?P<r{i}>{compile_glob(r.match).pattern})"
+                                  for i, r in enumerate(rules)) or "(?!)", re.DOTALL)
+    _compiled[:] = [(rules, pattern)]
+    return pattern
+
+
+_DEFAULT_RULE = Rule(match="**/*")
+
+
+def _rule_for(rules: tuple[Rule, ...], path: str) -> Rule:
+    m = _first_rule(rules).match(path)
+    return rules[int(m.lastgroup[1:])] if m is not None and m.lastgroup else _DEFAULT_RULE
+
+
 def expected(config: Config, path: str, kind: str, tags: tuple[str, ...], size: int,
              symlink: bool) -> tuple[str, str]:
     """The id_mode and role the pipeline gives this file (mirrors ``Pipeline._classify``
     and ``Pipeline._mode_for``)."""
-    rule = config.rule_for(path)
+    rule = _rule_for(config.rules, path)
     role = rule.role or classifier.role_for(path, kind, tags)
     mode = rule.id_mode or "registry"
     if symlink or kind in ("binary", "symlink"):

@@ -36,8 +36,8 @@ from regauto import __version__, git
 from regauto.errors import CASConflict, LockTimeout, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.project import Project
-from regauto.reconcile import cold, registry_view, restore
 from regauto.reconcile import drift as D
+from regauto.reconcile import registry_view, restore
 from regauto.reconcile.cache import Cache
 from regauto.reconcile.plan import Claims, Plan, ViewStale, fingerprint, make_plan
 from regauto.reconcile.tree_state import MODE_GITLINK, TreeState, inclusion
@@ -241,6 +241,8 @@ class Reconciler:
     def _proven_clean(self, tree: TreeState) -> str | None:
         """The registry hash when ``cold.prove`` shows the plan would be empty (with no
         cache at all: a fresh clone); the records it verified are kept for ``_fast_clean``."""
+        from regauto.reconcile import cold  # msgspec: not for the checks a cache answers
+
         with gc_paused():
             proof = cold.prove(self.project, tree)
         if proof is None:

@@ -66,29 +66,42 @@ def healthy(name: str, data: bytes) -> list[Rec] | None:
     else None (read it with the exact code)."""
     if not data.endswith(b"\n"):
         return None
-    lines = data.split(b"\n")
-    lines.pop()
     try:
         recs: list[Rec] = _DECODER.decode_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError, _FloatSeen, ValueError):
         return None
-    if len(recs) != len(lines) or list(map(_SPACED, map(_ENCODER.encode, recs))) != lines:
-        return None  # also: a blank line, a line holding two values, a line split in two
-    if any(_too_deep(ln) for ln in lines if _brackets(ln) > records.MAX_DEPTH):
+    if len(recs) != data.count(b"\n") or not _canonical(data, recs):
+        return None
+    if _may_be_too_deep(data):
         return None  # the exact code walks such a descriptor and says how deep it is
     return recs if _valid(name, recs) else None
 
 
-def _brackets(line: bytes) -> int:
-    """Opening brackets: an upper bound on the line's nesting depth."""
-    return line.count(b"{") + line.count(b"[")
+def _canonical(data: bytes, recs: list[Rec]) -> bool:
+    """Is every line of ``data`` the canonical text of its record?  The lines, joined
+    by ``", "`` into an array, must be byte for byte the records' array in canonical
+    form.  That is exact line by line: a newline inside a value, or two values on one
+    line, would leave a sequence in that text (``[, `` or ``} {``) that no canonical
+    JSON has, and a blank line an empty element."""
+    joined = b"[" + data[:-1].replace(b"\n", b", ") + b"]"
+    return _SPACED(_ENCODER.encode(recs)) == joined
 
 
-def _too_deep(line: bytes) -> bool:
-    """May the descriptor of this canonical line nest deeper than ``records.MAX_DEPTH``?
-    Formatted with one space of indent per level, what sits inside a container ``d``
-    levels down the descriptor is ``d + 1`` spaces in (the record is the first level)."""
-    return b"\n" + b" " * (records.MAX_DEPTH + 1) in msgspec.json.format(line, indent=1)
+_NOT_OPENING = bytes(b for b in range(256) if b not in b"{[\n")
+
+
+def _may_be_too_deep(data: bytes) -> bool:
+    """May a descriptor nest deeper than ``records.MAX_DEPTH``?  Only a line with more
+    opening brackets than that can; each such line is formatted with one space of indent
+    per level, where what sits inside a container ``d`` levels down the descriptor is
+    ``d + 1`` spaces in (the record is the first level)."""
+    counts = data.translate(None, _NOT_OPENING).split(b"\n")
+    if max(map(len, counts)) <= records.MAX_DEPTH:
+        return False
+    lines = data.split(b"\n")
+    deep = b"\n" + b" " * (records.MAX_DEPTH + 1)
+    return any(deep in msgspec.json.format(lines[i], indent=1)
+               for i, c in enumerate(counts) if len(c) > records.MAX_DEPTH)
 
 
 _HEX = re.compile("[0-9a-f]*")
