@@ -208,17 +208,17 @@ class _Judge:
             if fd >= 0:
                 try:
                     data = os.read(fd, HEAD_BYTES)
-                    st = os.fstat(fd)
-                except OSError:
-                    data, st = b"", None
-                finally:
-                    os.close(fd)
-                if st is not None and stat.S_ISREG(st.st_mode):
                     if doc_id is not None and data.startswith(
                             f"{style[0]}doc_id: {doc_id}{style[1]}\n".encode()):
-                        return doc_id
-                    if len(data) == st.st_size < HEAD_BYTES and b"doc_id" not in data:
+                        return doc_id  # a regular file: git status saw it unchanged
+                    st = os.fstat(fd)
+                    if (stat.S_ISREG(st.st_mode) and len(data) == st.st_size < HEAD_BYTES
+                            and b"doc_id" not in data):
                         return None
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
         data, _ = read_head(self.root, path, 0)
         return headers.read_header_id(kind, data)
 

@@ -80,7 +80,8 @@ class Reconciler:
             if diff:
                 tree.prepare()
                 clean_hash = None
-            elif verdicts.get("clean") is None:
+            elif verdicts.get("clean") is None and not registry_view.verified_kept(
+                    self.project):
                 # No clean check ever recorded here (a fresh clone: CI): no cache can
                 # answer, so the proof starts at once, with git status inside it.
                 clean_hash = self._proven_clean(tree)

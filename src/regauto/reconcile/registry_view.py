@@ -348,6 +348,11 @@ def fast_map(project: Project, fingerprint: str) -> tuple[str, set[str]] | None:
     return hash_of_manifest(manifest), set(found)
 
 
+def verified_kept(project: Project) -> bool:
+    """Has a clean check kept what the records describe (may ``fast_map`` answer)?"""
+    return Cache(project.state_dir, "verified").path.exists()
+
+
 def mark_verified(project: Project, view: RegistryView, fingerprint: str) -> None:
     """After a clean full check: every record of ``view`` is up to date with its file; keep
     what they describe for ``fast_map``."""
