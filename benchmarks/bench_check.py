@@ -95,10 +95,10 @@ def _sample(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> Sample:
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
-def _samples(cmd: list[str], cwd: Path, before: Callable[[], object] | None = None,
-             n: int = SAMPLES) -> list[Sample]:
+def _samples(cmd: list[str], cwd: Path,
+             before: Callable[[], object] | None = None) -> list[Sample]:
     out = []
-    for _ in range(n):
+    for _ in range(SAMPLES):
         if before is not None:
             before()
         out.append(_sample(cmd, cwd))
@@ -239,12 +239,15 @@ def run(quick: bool) -> list[Row]:
 
 
 def main(argv: list[str]) -> int:
-    """``[--keep DIR] [--fix] [N …]``: with ``--keep``, repositories are built in DIR and
-    reused by the next run (a 100k bootstrap takes minutes); ``--fix`` adds the fix rows
-    at the largest size."""
+    """``[--keep DIR] [--samples K] [--fix] [N …]``: with ``--keep``, repositories are
+    built in DIR and reused by the next run (a 100k bootstrap takes minutes); ``--fix``
+    adds the fix rows at the largest size."""
+    global SAMPLES
     keep = None
     if argv[:1] == ["--keep"]:
         keep, argv = Path(argv[1]), argv[2:]
+    if argv[:1] == ["--samples"]:
+        SAMPLES, argv = int(argv[1]), argv[2:]
     fix = "--fix" in argv
     sizes = [int(a) for a in argv if a != "--fix"] or [10_000, 100_000, 300_000]
     work = keep or Path(tempfile.mkdtemp(prefix="regauto-bench-check-"))
