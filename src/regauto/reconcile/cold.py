@@ -45,6 +45,9 @@ from regauto.registry.store import RegistryStore, hash_of_manifest
 
 # Registries this large are worth a second process (~30 ms to start it).
 FANOUT_BYTES = 4 << 20
+# The caller also runs git status and ls-files and compares the listing: the worker takes
+# a little more than half of the shards so that both finish together.
+WORKER_SHARE = 0.58
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
@@ -94,7 +97,8 @@ def _records(project: Project, store: RegistryStore,
     names = store.shard_names()
     size = sum(_size(store, n) for n in names)
     with fanout.Helper(_job, lambda theirs: (root, reg, config, list(theirs)), names,
-                       worth_it=size >= FANOUT_BYTES, interleave=True) as helper:
+                       worth_it=size >= FANOUT_BYTES, interleave=True,
+                       share=WORKER_SHARE) as helper:
         if not tree.key:
             tree.prepare()
         if tree.changed:

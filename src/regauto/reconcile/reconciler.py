@@ -132,8 +132,9 @@ class Reconciler:
         keys = [f"bucket-{n:02d}" for n in range(PATH_LOCK_BUCKETS)]
         with locks.paths(*keys):
             for _ in range(self.config.cas_retries):
-                known = self._known_clean(TreeState(self.project, self.included),
-                                          Cache(self.project.state_dir, "verdict"))
+                seen = TreeState(self.project, self.included)
+                known = (self._known_clean(seen, Cache(self.project.state_dir, "verdict"))
+                         or self._proven_clean(seen))
                 if known is not None:
                     report.registry_hash = known
                     break
