@@ -110,6 +110,8 @@ DRIFTS: dict[str, Callable[[Path], None]] = {
     "record id edited": lambda repo: _edit_record(
         repo, "pkg/m4.py", lambda r: canonical_line({**r, "doc_id": "2020010100000001"})),
     "duplicate id": lambda repo: shutil.copy(repo / "pkg/m5.py", repo / "pkg/copy.py"),
+    "one id on two records": lambda repo: _edit_record(
+        repo, "data/conf.json", lambda r: canonical_line({**r, "doc_id": _id(repo, "README.md")})),
     "duplicate path": lambda repo: _add_line(repo, canonical_line(
         {**next(r for r in records(repo) if r["path"] == "pkg/m2.py"),
          "doc_id": "2020010100000002"}), "pkg/m2.py"),
