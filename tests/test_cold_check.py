@@ -110,6 +110,10 @@ DRIFTS: dict[str, Callable[[Path], None]] = {
     "record id edited": lambda repo: _edit_record(
         repo, "pkg/m4.py", lambda r: canonical_line({**r, "doc_id": "2020010100000001"})),
     "duplicate id": lambda repo: shutil.copy(repo / "pkg/m5.py", repo / "pkg/copy.py"),
+    "record role edited": lambda repo: _edit_record(
+        repo, "notes/other.md", lambda r: canonical_line({**r, "role": "test"})),
+    "record id_mode edited": lambda repo: _edit_record(
+        repo, "data/table.csv", lambda r: canonical_line({**r, "id_mode": "header"})),
     "one id on two records": lambda repo: _edit_record(
         repo, "data/conf.json", lambda r: canonical_line({**r, "doc_id": _id(repo, "README.md")})),
     "duplicate path": lambda repo: _add_line(repo, canonical_line(
