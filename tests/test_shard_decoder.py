@@ -67,6 +67,9 @@ CASES: dict[str, bytes] = {
     "depth 64": (canonical_line({**RECS[0], "descriptor": _nested(64)}) + "\n").encode(),
     "depth 65": (canonical_line({**RECS[0], "descriptor": _nested(65)}) + "\n").encode(),
     "a float": (canonical_line({**RECS[0], "descriptor": {"x": 1e16}}) + "\n").encode(),
+    # msgspec spells it 1e16, Python's json 1e+16: only the latter is canonical
+    "a float spelled 1e16": (canonical_line({**RECS[0], "descriptor": {"x": 1e16}})
+                             .replace("1e+16", "1e16") + "\n").encode(),
     "negative zero": (LINE.replace('"size": ', '"size": -0, "x": ') + "\n").encode(),
     "bool size": (canonical_line({**RECS[0], "size": True}) + "\n").encode(),
     "blob with a newline": (canonical_line({**RECS[0], "blob": RECS[0]["blob"] + "\n"})
