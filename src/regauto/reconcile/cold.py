@@ -43,7 +43,7 @@ from regauto.reconcile.tree_state import HEAD_BYTES, MODE_GITLINK, TreeState, in
 from regauto.registry import journal, shard_decoder
 from regauto.registry.store import RegistryStore, hash_of_manifest
 
-# Registries this large are worth a second process (~30 ms to start it).
+# Registries this large are worth a second process (which takes a moment to start).
 FANOUT_BYTES = 4 << 20
 # The caller also runs git status and ls-files and compares the listing: the worker takes
 # a little more than half of the shards so that both finish together.
@@ -155,8 +155,8 @@ def _judge_shards(root: str, reg: str, config: Config,
 
 
 class _Judge:
-    """Judges records of one repository; ``with``: holds its root open, so that ~75k
-    header reads resolve their paths from there."""
+    """Judges records of one repository; ``with``: holds its root open, so that header
+    reads resolve their paths from there."""
 
     def __init__(self, root: str, config: Config) -> None:
         self.root = root
