@@ -43,11 +43,13 @@ class Helper(Generic[T]):
     the caller does (the first half, or with ``interleave`` every other one), ``h.theirs``
     the ones ``fn(*make_args(h.theirs))`` does in a worker; ``h.answer()`` waits for it
     (None: do them yourself).  ``worth_it``: the caller's judgement that the loop is long
-    enough to pay for a worker (~30 ms to start).  Leaving the block ends the worker."""
+    enough to pay for a worker (~30 ms to start).  ``share``: the worker's part of the
+    items, more than half when the caller has other work besides.  Leaving the block ends
+    the worker."""
 
     def __init__(self, fn: Callable[..., bytes],
                  make_args: Callable[[Sequence[T]], tuple[Any, ...]], items: Sequence[T],
-                 *, worth_it: bool, interleave: bool = False) -> None:
+                 *, worth_it: bool, interleave: bool = False, share: float = 0.5) -> None:
         self.mine: Sequence[T] = items
         self.theirs: Sequence[T] = ()
         self._pool: Any = None
@@ -56,10 +58,17 @@ class Helper(Generic[T]):
             return
         if threading.active_count() > 1:
             return  # forking a threaded process (the watcher) may deadlock the worker
-        if interleave:  # every other item: neighbours tend to cost alike (same folder)
-            mine, theirs = items[0::2], items[1::2]
-        else:  # the caller needs its answers in order: the worker takes the second half
-            mine, theirs = items[:len(items) // 2], items[len(items) // 2:]
+        mine: Sequence[T]
+        theirs: Sequence[T]
+        keep = 1 - share  # the caller's part
+        if interleave:  # spread evenly: neighbours tend to cost alike (same folder)
+            # Item i is the caller's when the running count of its part steps up.
+            ours = [int((i + 1) * keep + 0.5) > int(i * keep + 0.5) for i in range(len(items))]
+            mine = [x for x, o in zip(items, ours, strict=True) if o]
+            theirs = [x for x, o in zip(items, ours, strict=True) if not o]
+        else:  # the caller needs its answers in order: the worker takes the rest
+            cut = int(len(items) * keep)
+            mine, theirs = items[:cut], items[cut:]
         try:
             # Imported here: ~12 ms that small checks (and the hooks) never pay.
             import multiprocessing

@@ -41,6 +41,7 @@ from regauto.project import Project, check_rel
 from regauto.reconcile import drift as D
 from regauto.reconcile import fanout
 from regauto.reconcile.cache import Cache
+from regauto.reconcile.judge import up_to_date
 from regauto.reconcile.registry_view import Line, RegistryView
 from regauto.reconcile.tree_state import Doc, TreeState, read_head
 from regauto.registry.records import BLOB_RE, FIELDS, META_NAME, Record
@@ -178,40 +179,11 @@ def _claims_job(root: str, started_ns: int, items: list[tuple[str, str, str]]) -
     return marshal.dumps(_claims_of(root, started_ns, items))
 
 
-def expected(config: Config, path: str, kind: str, tags: tuple[str, ...], size: int,
-             symlink: bool) -> tuple[str, str]:
-    """The id_mode and role the pipeline gives this file (mirrors ``Pipeline._classify``
-    and ``Pipeline._mode_for``)."""
-    rule = config.rule_for(path)
-    role = rule.role or classifier.role_for(path, kind, tags)
-    mode = rule.id_mode or "registry"
-    if symlink or kind in ("binary", "symlink") or "binary" in tags:
-        return "registry", role
-    if mode == "prefix" and (
-        rule.rename is False or file_renamer.never_renamed(path, config.never_rename)
-        or not file_renamer.prefix_fits(path)
-    ):
-        return "registry", role
-    if mode == "header" and (headers.comment_style(kind) is None or size > config.max_file_bytes):
-        return "registry", role
-    return mode, role
-
-
 def _up_to_date(config: Config, path: str, rec: Record, doc: Doc,
                 header_claim: str | None) -> bool:
     """Would the pipeline leave this record, whose blob equals the file's, as it is?"""
-    symlink = doc.mode == MODE_LINK
-    tags = tuple(rec["tags"])
-    mode, role = expected(config, path, rec["kind"], tags, rec["size"], symlink)
-    if mode != rec["id_mode"] or role != rec["role"]:
-        return False
-    if symlink != (tags == ("symlink",)):
-        return False
-    if not symlink and ("executable" in tags) != (doc.mode == MODE_EXEC):
-        return False
-    if mode == "prefix" and file_renamer.claimed_prefix_id(path) != rec["doc_id"]:
-        return False
-    return not (mode == "header" and header_claim != rec["doc_id"])
+    return up_to_date(config, path, rec["doc_id"], rec["id_mode"], rec["kind"],
+                      tuple(rec["tags"]), rec["role"], rec["size"], doc.mode, header_claim)
 
 
 def usable_path(p: Any) -> bool:

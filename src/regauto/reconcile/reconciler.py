@@ -69,9 +69,10 @@ class Reconciler:
     def check(self, *, diff: bool = False, references: str | None = None) -> D.Report:
         """Read-only: every drift (registry, tree, generated outputs).
 
-        Three ways to a verdict, cheapest first: the same registry, configuration and tree
+        Four ways to a verdict, cheapest first: the same registry, configuration and tree
         as the last clean check (the verdict cache); every shard verified before and the
-        tree exactly what its records describe (``_fast_clean``); the full plan.
+        tree exactly what its records describe (``_fast_clean``); a proof that the plan
+        would be empty, from no cache (``cold``); the full plan.
         ``references="all"`` (default: the configuration's) also lists references to paths
         that exist nowhere, which needs the full plan."""
         all_refs = (references or self.config.check.references) == "all"
@@ -82,8 +83,13 @@ class Reconciler:
             if diff or all_refs:
                 tree.prepare()
                 clean_hash = None
+            elif verdicts.get("clean") is None and not registry_view.verified_kept(
+                    self.project):
+                # No clean check ever recorded here (a fresh clone: CI): no cache can
+                # answer, so the proof starts at once, with git status inside it.
+                clean_hash = self._proven_clean(tree)
             else:
-                clean_hash = self._known_clean(tree, verdicts)
+                clean_hash = self._known_clean(tree, verdicts) or self._proven_clean(tree)
             tree_key = tree.key
             if clean_hash is None:
                 # A full plan holds a dict per record and a Doc per file (~1M objects at
@@ -146,8 +152,9 @@ class Reconciler:
         keys = [f"bucket-{n:02d}" for n in range(PATH_LOCK_BUCKETS)]
         with locks.paths(*keys):
             for _ in range(self.config.cas_retries):
-                known = self._known_clean(TreeState(self.project, self.included),
-                                          Cache(self.project.state_dir, "verdict"))
+                seen = TreeState(self.project, self.included)
+                known = (self._known_clean(seen, Cache(self.project.state_dir, "verdict"))
+                         or self._proven_clean(seen))
                 if known is not None:
                     report.registry_hash = known
                     break
@@ -268,6 +275,21 @@ class Reconciler:
             if not head.startswith(MODE_GITLINK) and self.included(path):
                 return None  # a document with no record
         return registry_hash
+
+    def _proven_clean(self, tree: TreeState) -> str | None:
+        """The registry hash when ``cold.prove`` shows the plan would be empty (with no
+        cache at all: a fresh clone); the records it verified are kept for ``_fast_clean``."""
+        from regauto.reconcile import cold  # msgspec: not for the checks a cache answers
+
+        with gc_paused():
+            proof = cold.prove(self.project, tree)
+        if proof is None:
+            if not tree.key:
+                tree.prepare()
+            return None
+        registry_view.save_verified(self.project, proof.manifest, proof.entries,
+                                    fingerprint(self.project))
+        return proof.registry_hash
 
     def _verdict_key(self, registry_hash: str, tree_key: str) -> str:
         text = "\0".join((VERDICT_VERSION, __version__, registry_hash, repr(self.config),

@@ -30,6 +30,7 @@ from regauto.events.lock_manager import LockManager
 from regauto.project import Project, check_rel
 from regauto.reconcile import fanout
 from regauto.reconcile.cache import Cache
+from regauto.reconcile.judge import mode_of_tags
 from regauto.registry import journal, records
 from regauto.registry.records import Record
 from regauto.registry.store import RegistryStore, gc_paused, hash_of_manifest
@@ -328,13 +329,6 @@ def _salvage(store: RegistryStore, name: str,
 
 
 
-def _mode_of(tags: list[str]) -> str:
-    """The git mode a record's tags stand for (what ``_up_to_date`` checks them against)."""
-    if "symlink" in tags:
-        return "120000"
-    return "100755" if "executable" in tags else "100644"
-
-
 def fast_map(project: Project, fingerprint: str) -> tuple[str, set[str]] | None:
     """``(registry_hash, {"<mode> <blob> 0\t<path>", …})`` — what the records describe, in
     the form of the index's lines — when every registry file is unchanged since a clean
@@ -357,13 +351,25 @@ def fast_map(project: Project, fingerprint: str) -> tuple[str, set[str]] | None:
     return hash_of_manifest(manifest), set(found)
 
 
+def verified_kept(project: Project) -> bool:
+    """Has a clean check kept what the records describe (may ``fast_map`` answer)?"""
+    return Cache(project.state_dir, "verified").path.exists()
+
+
 def mark_verified(project: Project, view: RegistryView, fingerprint: str) -> None:
     """After a clean full check: every record of ``view`` is up to date with its file; keep
     what they describe for ``fast_map``."""
     # A list (see plan.Verified.save: marshal sorts sets); duplicates are harmless.
-    entries = [f"{_mode_of(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
+    entries = [f"{mode_of_tags(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
                for ln in view.lines]
+    save_verified(project, view.manifest, entries, fingerprint)
+
+
+def save_verified(project: Project, manifest: dict[str, str], entries: list[str],
+                  fingerprint: str) -> None:
+    """Keep ``entries`` (index lines) as what the registry of ``manifest`` describes,
+    every record of it up to date, for ``fast_map``."""
     cache = Cache(project.state_dir, "verified")
     cache.replace({"config": fingerprint, "dir": str(project.registry_dir),
-                   "manifest": view.manifest, "entries": entries})
+                   "manifest": manifest, "entries": entries})
     cache.save()

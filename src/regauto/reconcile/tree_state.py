@@ -77,6 +77,12 @@ class TreeState:
     _worktree: WorkTree | None = None
 
     @property
+    def changed(self) -> bool:
+        """Did ``prepare`` find an included file that differs from the index (modified,
+        deleted, untracked, unmerged)?"""
+        return bool(self._read or self._deleted)
+
+    @property
     def worktree(self) -> WorkTree:
         if self._worktree is None:
             self._worktree = WorkTree(self.project.root)
