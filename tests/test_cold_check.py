@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import git, make_tree
+from conftest import git, initialise, make_tree
 from pipeline_helpers import REGISTRY, commit_all, records, regauto, sync
 from regauto.errors import RegistryFormatError
 from regauto.project import Project
@@ -154,6 +154,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("registered")
     git(repo, "init", "-q", "-b", "main")
     make_tree(repo, BASE)
+    initialise(repo)
     sync(repo, "--all")
     commit_all(repo)
     return repo
