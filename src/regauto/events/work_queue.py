@@ -321,6 +321,14 @@ class WorkQueue(statedb.Client):
             )
         return cur.rowcount
 
+    def orphaned(self) -> int:
+        """Running jobs the next claim takes over: their lease expired, or their holder (a
+        regauto process on this machine) exited."""
+        now = self._clock()
+        rows = self._conn.execute(
+            "SELECT worker, lease_until FROM work_queue WHERE status = 'running'")
+        return sum(1 for worker, until in rows if until <= now or leases.holder_gone(worker))
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
         rows = self._conn.execute("SELECT status, count(*) FROM work_queue GROUP BY status")
