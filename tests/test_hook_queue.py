@@ -189,3 +189,15 @@ def test_an_unusable_queue_never_blocks_the_commit(repo: Path) -> None:
     assert len(warnings) == 1, r.stderr
     recs = assert_commit_consistent(repo)
     assert recs[A]["blob"] == git(repo, "rev-parse", f"HEAD:{A}").strip()
+
+
+def test_the_catch_up_after_a_checkout_goes_through_the_queue(repo: Path) -> None:
+    assert commit(repo).returncode == 0
+    git(repo, "checkout", "-q", "-b", "topic")
+    make_tree(repo, {A: "a3\n"})
+    git(repo, "add", A)
+    assert commit(repo).returncode == 0
+    git(repo, "checkout", "-q", "main")  # the post-checkout hook registers A as on main
+    job = jobs(repo)[A]
+    assert (job.status, job.source, job.reason) == ("completed", "worktree", "post-checkout")
+    assert records(repo)[A]["blob"] == staged_blob(repo, A)
