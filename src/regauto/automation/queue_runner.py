@@ -25,7 +25,6 @@ long first run on a big repository is not taken over by a second worker.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -62,7 +61,9 @@ class DrainReport:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    # os.uname(), not socket.gethostname(): the same name, without importing socket
+    # on the commit hook's path.
+    return f"{os.uname().nodename}:{os.getpid()}:{threading.get_ident()}"
 
 
 class QueueRunner:

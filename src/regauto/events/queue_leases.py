@@ -16,10 +16,8 @@ them in between.  A path another live worker holds is reported busy, left alone.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from regauto.events import queue_rows as qr
@@ -45,25 +43,29 @@ WHERE id IN (
 RETURNING *
 """
 
-_HOST = socket.gethostname()
+_HOST = os.uname().nodename  # what worker_name() records
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses or NamedTuples: this module loads on every commit hook,
+# and generating those classes' methods at import costs more than the hook's queue work.
 class Lease:
-    worker: str
-    token: int
-    now: float
-    until: float
+    __slots__ = ("now", "token", "until", "worker")
+
+    def __init__(self, worker: str, token: int, now: float, until: float) -> None:
+        self.worker, self.token, self.now, self.until = worker, token, now, until
 
 
-@dataclass(frozen=True)
 class Want:
     """A path a synchronous caller processes now: its event and, for the new side of a
     rename, the path it came from."""
 
-    path: str
-    event: str = "modify"
-    old_path: str | None = None
+    __slots__ = ("event", "old_path", "path")
+
+    def __init__(self, path: str, event: str = "modify", old_path: str | None = None) -> None:
+        self.path, self.event, self.old_path = path, event, old_path
+
+    def __repr__(self) -> str:
+        return f"Want({self.path!r}, {self.event!r}, {self.old_path!r})"
 
 
 def holder_gone(worker: str | None) -> bool:
