@@ -201,3 +201,31 @@ def test_the_catch_up_after_a_checkout_goes_through_the_queue(repo: Path) -> Non
     job = jobs(repo)[A]
     assert (job.status, job.source, job.reason) == ("completed", "worktree", "post-checkout")
     assert records(repo)[A]["blob"] == staged_blob(repo, A)
+
+
+def test_a_killed_hooks_rename_travels_with_its_jobs(repo: Path) -> None:
+    """An edited rename keeps its id only through git's rename map: the jobs carry it."""
+    E = "notes/e.txt"
+    make_tree(repo, {B: "".join(f"line {i}\n" for i in range(40))})
+    git(repo, "add", "-A")
+    assert commit(repo).returncode == 0
+    doc = records(repo)[B]["doc_id"]
+    git(repo, "mv", B, E)
+    with (repo / E).open("a") as f:
+        f.write("one more line\n")
+    git(repo, "add", E)
+    with path_locks(repo, B, E):
+        proc = subprocess.Popen(["git", "commit", "-q", "-m", "move"], cwd=repo,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            os.kill(hook_holding(repo, B, E), signal.SIGKILL)
+            proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    assert jobs(repo)[E].old_path == B
+    r = run_regauto("queue", "run", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    recs = records(repo)
+    assert B not in recs and recs[E]["doc_id"] == doc
