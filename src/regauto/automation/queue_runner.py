@@ -11,6 +11,12 @@ One drain claims each job at most once: its budget is the number of jobs claimab
 starts, so a failing job is not retried in a tight loop — ``regauto queue run`` is one
 attempt per job, and the watcher retries failures on a slower schedule than new work.
 
+Jobs are read from where they say (``Job.source``): the work tree, or git's index for the
+jobs a commit hook queued; the renames git detected travel with them (``Job.old_path``).
+The git hooks run their own jobs through :meth:`QueueRunner.run_batch` and
+:meth:`QueueRunner.settle` (``regauto.gitint.hook_jobs``): the same batch, the same
+bookkeeping, with the content source the hook already has at hand.
+
 A claim is a lease; a batch that outlives a third of the lease gets its lease extended by
 a heartbeat thread (with its own connection: a ``WorkQueue`` belongs to one thread), so a
 long first run on a big repository is not taken over by a second worker.
@@ -19,15 +25,16 @@ long first run on a big repository is not taken over by a second worker.
 from __future__ import annotations
 
 import os
-import socket
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from regauto.automation.pipeline import Pipeline, PipelineResult
+from regauto.automation.tree import Index, Source
 from regauto.errors import CASConflict, LockTimeout
-from regauto.events.work_queue import DEAD_LETTER, FAILED, QUEUED, Job, WorkQueue
+from regauto.events.work_queue import DEAD_LETTER, FAILED, INDEX, QUEUED, Job, WorkQueue
 from regauto.project import Project
 from regauto.registry import PostWrite
 from regauto.safe_replace import CHANGED
@@ -56,7 +63,9 @@ class DrainReport:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    # os.uname(), not socket.gethostname(): the same name, without importing socket
+    # on the commit hook's path.
+    return f"{os.uname().nodename}:{os.getpid()}:{threading.get_ident()}"
 
 
 class QueueRunner:
@@ -90,7 +99,8 @@ class QueueRunner:
         says so (between batches: a batch in progress is always finished)."""
         report = DrainReport()
         counts = self.queue.counts()
-        budget = counts[QUEUED] + (counts[FAILED] if include_failed else 0)
+        budget = (counts[QUEUED] + (counts[FAILED] if include_failed else 0)
+                  + self.queue.orphaned())
         while budget > 0 and keep_going():
             jobs = self.queue.claim(self.worker, min(self.batch_size, budget))
             if not jobs:
@@ -105,12 +115,15 @@ class QueueRunner:
         return report
 
     def process(self, jobs: list[Job], report: DrainReport) -> None:
-        """Run claimed ``jobs`` as one pipeline batch; on an error, isolate the bad ones."""
+        """Run claimed ``jobs`` as one pipeline batch per content source; on an error,
+        isolate the bad ones."""
+        sources = {j.source for j in jobs}
+        if len(sources) > 1:
+            for source in sorted(sources):
+                self.process([j for j in jobs if j.source == source], report)
+            return
         try:
-            with self._heartbeat([j.id for j in jobs]):
-                pipe = Pipeline(self.project, mutate=self.mutate, reason=self.reason,
-                                post_write=self.post_write)
-                result = pipe.run([j.path for j in jobs])
+            result = self.run_batch(jobs)
         except SYSTEMIC_ERRORS as e:
             for job in jobs:
                 self._fail(job, _describe(e), report)
@@ -123,6 +136,33 @@ class QueueRunner:
                 self.process([job], report)
             return
         report.results.append(result)
+        self.settle(jobs, result, report)
+
+    def run_batch(
+        self,
+        jobs: list[Job],
+        *,
+        source: Source | None = None,
+        renames: dict[str, str] | None = None,
+        also: Sequence[str] = (),
+    ) -> PipelineResult:
+        """One pipeline run over claimed ``jobs`` (their lease kept alive meanwhile).
+
+        ``source``: where the content is read (default: the jobs' own source); ``renames``
+        (new path → old; default: the jobs' ``old_path``); ``also``: paths processed in the
+        same batch that the caller could not hold (another worker had them for too long)."""
+        if renames is None:
+            renames = {j.path: j.old_path for j in jobs if j.old_path is not None}
+        if source is None:
+            source = Index(self.project.root) if jobs and jobs[0].source == INDEX else None
+        with self._heartbeat([j.id for j in jobs]):
+            pipe = Pipeline(self.project, source=source or "worktree", mutate=self.mutate,
+                            reason=self.reason, post_write=self.post_write)
+            return pipe.run([*(j.path for j in jobs), *also], renames=renames)
+
+    def settle(self, jobs: list[Job], result: PipelineResult, report: DrainReport) -> None:
+        """Complete the jobs ``result`` processed; fail those it had to skip for a reason
+        that may pass (retried later)."""
         done: list[int] = []
         for job in jobs:
             why = result.skipped.get(job.path, "")
@@ -132,6 +172,13 @@ class QueueRunner:
                 done.append(job.id)
                 report.processed.append(job.path)
         self.queue.complete(done)
+
+    def fail_all(self, jobs: list[Job], error: BaseException) -> DrainReport:
+        """A batch raised: record the error on each of its jobs (claimable again)."""
+        report = DrainReport()
+        for job in jobs:
+            self._fail(job, _describe(error), report)
+        return report
 
     def _fail(self, job: Job, error: str, report: DrainReport) -> None:
         self.queue.fail(job.id, error)
@@ -153,7 +200,7 @@ class QueueRunner:
                 events.append((j.path, "delete"))
             else:
                 events.append((j.path, "create" if j.event == "create" else "modify"))
-        self.queue.enqueue_events(events)
+        self.queue.enqueue_events(events, reason=self.reason)
 
     @contextmanager
     def _heartbeat(self, job_ids: list[int]) -> Iterator[None]:
@@ -163,11 +210,16 @@ class QueueRunner:
         def beat() -> None:
             if stop.wait(interval):
                 return  # the usual case: the batch ended first, no connection opened
-            with WorkQueue(self.project.state_dir, lease_s=self.queue.lease_s) as q:
-                while True:
-                    q.heartbeat(job_ids)
-                    if stop.wait(interval):
-                        return
+            try:
+                with WorkQueue(self.project.state_dir, lease_s=self.queue.lease_s) as q:
+                    while True:
+                        q.heartbeat(job_ids)
+                        if stop.wait(interval):
+                            return
+            except sqlite3.Error:
+                # The lease then lapses: another worker may take the jobs over, and our
+                # complete() is refused (the claim's token): the work is redone, not lost.
+                return
 
         thread = threading.Thread(target=beat, name="regauto-heartbeat", daemon=True)
         thread.start()

@@ -1,196 +1,73 @@
 """The work queue (SPEC §10): one pending job per path, shared by every regauto process.
 
-A job says "look at this path again"; events are hints, so the queue keeps only their net
-effect.  Whether the path existed before the first event and after the last one is all that
-matters (``net_event``): create+modify → create, create+delete → nothing, delete+create →
-modify, modify+delete → delete.  Events are folded one at a time (``fold``), so the queue
-ends the same however the watcher batched them.  An event for a path whose job is running
-marks it for a rerun instead of being lost: ``complete()`` puts it back in the queue.
+Events are hints, so the queue keeps only their net effect (``queue_rows``: the table, the
+job model and the folding of events).  An event for a path whose job is running marks it
+for a rerun instead of being lost: ``complete()`` puts it back in the queue.
 
 Jobs move queued → running → completed, or → failed (claimable again) and, after
 ``max_attempts`` claims, → dead_letter, where they stay until ``retry()``.  A claim is a
-lease: a worker that dies (even by SIGKILL) leaves its jobs running until the lease
-expires, then the next ``claim()`` takes them again.  Attempts are counted when a job is
-claimed, not when it fails, so a job that kills its worker every time also ends in
-dead_letter instead of crash-looping.  A dead-lettered job keeps absorbing events for its
-path (so a retry sees the latest) but is not requeued by them.  ``release()`` hands a
-claimed job back unprocessed (a file not settled yet) without spending an attempt.
+lease (``queue_leases``): a worker that dies (even by SIGKILL) leaves its jobs running
+until the lease expires — or until a claim notices that the holder, a regauto process on
+this machine, has exited — then the next ``claim()`` takes them again.  A dead-lettered job
+keeps absorbing events for its path (so a retry sees the latest) but is not requeued by
+them.  ``release()`` hands a claimed job back unprocessed (a file not settled yet) without
+spending an attempt.  ``hold()`` is the git hooks' claim: queue these paths and claim
+exactly them, in one transaction.
 
 Every claim carries a random token remembered by the ``WorkQueue`` that claimed it: a
 worker whose lease expired and was taken over cannot complete or fail the new holder's
 job.  Completed jobs are pruned to the newest ``keep_completed``.
-
-Paths are stored as UTF-8 bytes with ``surrogateescape``: a file name that is not valid
-UTF-8 (git ``-z`` output decoded bytes-safely) must round-trip, and SQLite's TEXT cannot
-hold lone surrogates.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from regauto import statedb
+from regauto.events import queue_leases as leases
+from regauto.events.queue_leases import Want
+from regauto.events.queue_rows import (
+    COMPLETED,
+    DEAD_LETTER,
+    EVENTS,
+    FAILED,
+    INDEX,
+    MAX_ERROR_CHARS,
+    MIGRATIONS,
+    QUEUED,
+    RUNNING,
+    SOURCES,
+    STATUSES,
+    UPDATE_SQL,
+    WORKTREE,
+    Job,
+    Row,
+    Rows,
+    check_statuses,
+    chunks,
+    collapse,
+    decode_path,
+    encode_path,
+    fold,
+    fresh,
+    marks,
+    net_event,
+    rows_by_path,
+    select,
+    to_job,
+)
 
-QUEUED = "queued"
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-DEAD_LETTER = "dead_letter"
-STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, DEAD_LETTER)
-EVENTS = ("create", "modify", "delete")
-
-MAX_ERROR_CHARS = 4000  # a traceback is enough to act on; a megabyte of output is not
-_CHUNK = 500  # ids or paths per IN (...) list, well below SQLite's variable limit
-
-MIGRATIONS = [
-    """
-    CREATE TABLE work_queue (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: a pruned id is never reused
-        path BLOB NOT NULL UNIQUE,
-        event TEXT NOT NULL CHECK (event IN ('create', 'modify', 'delete')),
-        status TEXT NOT NULL
-            CHECK (status IN ('queued', 'running', 'completed', 'failed', 'dead_letter')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        rerun INTEGER NOT NULL DEFAULT 0,
-        rerun_event TEXT,
-        worker TEXT,
-        lease_token INTEGER,
-        lease_until REAL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX work_queue_status ON work_queue (status, id)
-    """,
+__all__ = [
+    "COMPLETED", "DEAD_LETTER", "EVENTS", "FAILED", "INDEX", "MAX_ERROR_CHARS", "MIGRATIONS",
+    "QUEUED", "RUNNING", "SOURCES", "STATUSES", "WORKTREE", "Job", "Want", "WorkQueue",
+    "decode_path", "encode_path", "fold", "net_event",
 ]
-
-# Expired leases first (they waited longest), then new work, then retries of failures:
-# putting failed jobs last gives a transient failure some time before its next attempt.
-_CLAIM_SQL = """
-UPDATE work_queue SET
-    status = 'running',
-    attempts = attempts + 1,
-    last_error = CASE WHEN status = 'running'
-        THEN 'lease of worker ' || coalesce(worker, '?') || ' expired' ELSE last_error END,
-    worker = :worker, lease_token = :token, lease_until = :until, updated_at = :now
-WHERE id IN (
-    SELECT id FROM (SELECT id FROM work_queue
-                    WHERE status = 'running' AND lease_until <= :now ORDER BY id LIMIT :limit)
-    UNION ALL
-    SELECT id FROM (SELECT id FROM work_queue WHERE status = 'queued' ORDER BY id LIMIT :limit)
-    UNION ALL
-    SELECT id FROM (SELECT id FROM work_queue WHERE status = 'failed' ORDER BY id LIMIT :limit)
-    LIMIT :limit
-)
-RETURNING *
-"""
-
-_MUTABLE = (
-    "event", "status", "attempts", "last_error", "rerun", "rerun_event", "worker",
-    "lease_token", "lease_until", "created_at", "updated_at",
-)
-_UPDATE_SQL = (
-    "UPDATE work_queue SET " + ", ".join(f"{c} = :{c}" for c in _MUTABLE) + " WHERE id = :id"
-)
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    path: str
-    event: str
-    status: str
-    attempts: int
-    last_error: str | None
-    rerun: bool
-    created_at: float
-    updated_at: float
-    worker: str | None = None  # who holds it (running) or last held it
-    lease_until: float | None = None
-
 
 # Inside WorkQueue the method ``list`` shadows the builtin for the type checker.
 Jobs = list[Job]
-Rows = list[Row]
-
-
-def _net(before: bool, after: bool) -> str | None:
-    if before:
-        return "modify" if after else "delete"
-    return "create" if after else None
-
-
-def net_event(first: str, last: str) -> str | None:
-    """The one event equivalent to ``first`` … ``last``; ``None`` when nothing is left to do."""
-    return _net(first != "create", last != "delete")
-
-
-def fold(state: str | None, events: Iterable[str]) -> str | None:
-    """Apply ``events`` one by one to a pending event (``None``: no pending job).
-
-    Folding one event at a time, and starting afresh after "nothing to do", makes the
-    queue's contents depend only on the sequence of events, never on how they were
-    batched.
-    """
-    for event in events:
-        state = event if state is None else net_event(state, event)
-    return state
-
-
-def encode_path(path: str) -> bytes:
-    return path.encode("utf-8", "surrogateescape")
-
-
-def decode_path(raw: bytes) -> str:
-    return bytes(raw).decode("utf-8", "surrogateescape")
-
-
-def _collapse(events: Iterable[tuple[str, str]]) -> dict[bytes, list[str]]:
-    """Path → its events in this batch, in order, validating as it goes."""
-    batch: dict[bytes, list[str]] = {}
-    for path, event in events:
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}")
-        p = os.fspath(path)
-        if not isinstance(p, str) or not p:
-            raise ValueError(f"a queued path must be a non-empty str, not {path!r}")
-        batch.setdefault(encode_path(p), []).append(event)
-    return batch
-
-
-def _fresh(event: str, now: float) -> Row:
-    return {
-        "event": event, "status": QUEUED, "attempts": 0, "last_error": None, "rerun": 0,
-        "rerun_event": None, "worker": None, "lease_token": None, "lease_until": None,
-        "created_at": now, "updated_at": now,
-    }
-
-
-def _job(row: sqlite3.Row | Row) -> Job:
-    return Job(
-        id=row["id"], path=decode_path(row["path"]), event=row["event"], status=row["status"],
-        attempts=row["attempts"], last_error=row["last_error"], rerun=bool(row["rerun"]),
-        created_at=row["created_at"], updated_at=row["updated_at"], worker=row["worker"],
-        lease_until=row["lease_until"],
-    )
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 class WorkQueue(statedb.Client):
@@ -224,45 +101,47 @@ class WorkQueue(statedb.Client):
         """Queue one event for each path; see :meth:`enqueue_events`."""
         return self.enqueue_events((p, event) for p in paths)
 
-    def enqueue_events(self, events: Iterable[tuple[str, str]]) -> int:
-        """Merge ``(path, event)`` pairs into the queue in one transaction.
+    def enqueue_events(self, events: Iterable[tuple[str, str]], *,
+                       reason: str | None = None) -> int:
+        """Merge ``(path, event)`` pairs, read from the work tree, into the queue in one
+        transaction; ``reason`` says who queued them (``queue list`` shows it).
 
         Returns the number of jobs inserted, changed or removed (a create+delete that
         cancels a pending create removes it).  Events that change nothing — a modify for a
         path already queued — write nothing, so an editor's burst of saves costs reads only.
         """
-        batch = _collapse(events)
+        batch = collapse(events)
         if not batch:
             return 0
         now = self._clock()
-        inserts: list[tuple[bytes, str, float, float]] = []
+        inserts: list[tuple[bytes, str, str | None, float, float]] = []
         updates: Rows = []
         deletes: list[tuple[int]] = []
         with statedb.transaction(self._conn):
-            existing = self._rows_by_path(list(batch))
+            existing = rows_by_path(self._conn, list(batch))
             for key, path_events in batch.items():
                 row = existing.get(key)
                 if row is None:
                     event = fold(None, path_events)
                     if event is not None:
-                        inserts.append((key, event, now, now))
+                        inserts.append((key, event, reason, now, now))
                     continue
-                change = self._merge(row, path_events, now)
+                change = self._merge(row, path_events, now, reason)
                 if change == "update":
                     updates.append(row)
                 elif change == "delete":
                     deletes.append((row["id"],))
             self._conn.executemany(
-                "INSERT INTO work_queue (path, event, status, created_at, updated_at)"
-                " VALUES (?, ?, 'queued', ?, ?)",
+                "INSERT INTO work_queue (path, event, status, reason, created_at, updated_at)"
+                " VALUES (?, ?, 'queued', ?, ?, ?)",
                 inserts,
             )
-            self._conn.executemany(_UPDATE_SQL, updates)
+            self._conn.executemany(UPDATE_SQL, updates)
             self._conn.executemany("DELETE FROM work_queue WHERE id = ?", deletes)
         return len(inserts) + len(updates) + len(deletes)
 
     @staticmethod
-    def _merge(row: Row, events: list[str], now: float) -> str | None:
+    def _merge(row: Row, events: list[str], now: float, reason: str | None) -> str | None:
         """Fold a batch's events into an existing row: "update", "delete" or None (no-op)."""
         status = row["status"]
         if status == RUNNING:
@@ -276,14 +155,16 @@ class WorkQueue(statedb.Client):
             event = fold(None, events)
             if event is None:
                 return None
-            row.update(_fresh(event, now))
+            row.update(fresh(event, now, reason=reason))
             return "update"
         event = fold(row["event"], events)  # queued, failed, dead_letter
         if event is None:
             return "delete"
-        if event == row["event"]:
+        if event == row["event"] and row["source"] == WORKTREE:
             return None
-        row.update(event=event, updated_at=now)
+        # A pending index job (a hook's, unfinished) now stands for the work tree's state.
+        row.update(event=event, source=WORKTREE, old_path=None, updated_at=now,
+                   reason=reason or row["reason"])
         return "update"
 
     # -- consuming -------------------------------------------------------------------
@@ -292,18 +173,33 @@ class WorkQueue(statedb.Client):
         """Atomically take up to ``limit`` jobs for ``worker`` under a lease."""
         if limit < 1:
             return []
-        now = self._clock()
-        token = secrets.randbits(62)
-        params = {
-            "worker": worker, "token": token, "now": now, "until": now + self.lease_s,
-            "limit": limit,
-        }
+        lease = self._lease(worker)
         with statedb.transaction(self._conn):
-            self._expire_exhausted(now)
-            rows = self._conn.execute(_CLAIM_SQL, params).fetchall()
-        jobs = sorted((_job(r) for r in rows), key=lambda j: j.id)
+            rows = leases.claim(self._conn, lease, limit, self.max_attempts)
+        return self._claimed(rows, lease)
+
+    def hold(self, worker: str, wants: Sequence[Want], *, source: str, reason: str
+             ) -> tuple[Jobs, list[str]]:
+        """Queue ``wants`` (read from ``source``) and claim exactly them for ``worker``, in
+        one transaction; returns (our jobs, the paths another live worker holds).  See
+        ``queue_leases.hold``."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+        if not wants:
+            return [], []
+        lease = self._lease(worker)
+        with statedb.transaction(self._conn):
+            rows, busy = leases.hold(self._conn, lease, wants, source=source, reason=reason)
+        return self._claimed(rows, lease), busy
+
+    def _lease(self, worker: str) -> leases.Lease:
+        now = self._clock()
+        return leases.Lease(worker, secrets.randbits(62), now, now + self.lease_s)
+
+    def _claimed(self, rows: Rows, lease: leases.Lease) -> Jobs:
+        jobs = sorted((to_job(r) for r in rows), key=lambda j: j.id)
         for job in jobs:
-            self._tokens[job.id] = token
+            self._tokens[job.id] = lease.token
         return jobs
 
     def complete(self, job_ids: Iterable[int], *, worker: str | None = None) -> None:
@@ -322,15 +218,17 @@ class WorkQueue(statedb.Client):
             for row in rows:
                 rerun = None
                 if row["rerun"]:
-                    rerun = _net(row["event"] != "delete", row["rerun_event"] != "delete")
+                    # An event came while we ran: the work tree is to be looked at again.
+                    rerun = net_event("create" if row["event"] == "delete" else "modify",
+                                      row["rerun_event"])
                 if rerun is not None:
-                    row.update(_fresh(rerun, now))
+                    row.update(fresh(rerun, now, reason="rerun"))
                 else:
                     row.update(
                         status=COMPLETED, rerun=0, rerun_event=None, lease_token=None,
                         lease_until=None, updated_at=now,
                     )
-            self._conn.executemany(_UPDATE_SQL, rows)
+            self._conn.executemany(UPDATE_SQL, rows)
             self._prune()
 
     def fail(self, job_id: int, error: str, *, worker: str | None = None) -> None:
@@ -338,7 +236,7 @@ class WorkQueue(statedb.Client):
         now = self._clock()
         with statedb.transaction(self._conn):
             for row in self._our_running([job_id], forget=True, worker=worker):
-                self._settle_failure(row, error, now)
+                leases.settle_failure(self._conn, row, error, now, self.max_attempts)
 
     def release(self, job_ids: Iterable[int], *, worker: str | None = None) -> int:
         """Hand claimed jobs back unprocessed (e.g. the file has not settled yet): queued
@@ -353,12 +251,12 @@ class WorkQueue(statedb.Client):
                     if event is None:
                         self._conn.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
                         continue
-                    row["event"] = event
+                    row.update(event=event, source=WORKTREE, old_path=None)
                 row.update(
                     status=QUEUED, attempts=max(0, row["attempts"] - 1), rerun=0,
                     rerun_event=None, lease_token=None, lease_until=None, updated_at=now,
                 )
-                self._conn.execute(_UPDATE_SQL, row)
+                self._conn.execute(UPDATE_SQL, row)
         return len(rows)
 
     def heartbeat(self, job_ids: Iterable[int], *, worker: str | None = None) -> int:
@@ -377,17 +275,17 @@ class WorkQueue(statedb.Client):
 
     def get(self, job_id: int) -> Job | None:
         row = self._conn.execute("SELECT * FROM work_queue WHERE id = ?", (job_id,)).fetchone()
-        return None if row is None else _job(row)
+        return None if row is None else to_job(row)
 
     def list(self, status: str | None = None) -> Jobs:
         if status is None:
             rows = self._conn.execute("SELECT * FROM work_queue ORDER BY id").fetchall()
         else:
-            _check_statuses([status])
+            check_statuses([status])
             rows = self._conn.execute(
                 "SELECT * FROM work_queue WHERE status = ? ORDER BY id", (status,)
             ).fetchall()
-        return [_job(r) for r in rows]
+        return [to_job(r) for r in rows]
 
     def dead(self) -> Jobs:
         return self.list(DEAD_LETTER)
@@ -414,14 +312,22 @@ class WorkQueue(statedb.Client):
     def purge(self, statuses: Iterable[str] = (COMPLETED,)) -> int:
         """Delete every job in ``statuses``; returns how many went."""
         wanted = sorted(set(statuses))
-        _check_statuses(wanted)
+        check_statuses(wanted)
         if not wanted:
             return 0
         with statedb.transaction(self._conn):
             cur = self._conn.execute(
-                f"DELETE FROM work_queue WHERE status IN ({_marks(len(wanted))})", wanted
+                f"DELETE FROM work_queue WHERE status IN ({marks(len(wanted))})", wanted
             )
         return cur.rowcount
+
+    def orphaned(self) -> int:
+        """Running jobs the next claim takes over: their lease expired, or their holder (a
+        regauto process on this machine) exited."""
+        now = self._clock()
+        rows = self._conn.execute(
+            "SELECT worker, lease_until FROM work_queue WHERE status = 'running'")
+        return sum(1 for worker, until in rows if until <= now or leases.holder_gone(worker))
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -431,23 +337,6 @@ class WorkQueue(statedb.Client):
 
 
     # -- internals (called inside a transaction) --------------------------------------
-
-    def _select(self, sql: str, params: Sequence[Any]) -> Rows:
-        # Plain tuples zipped with the column names: twice as fast as dict(sqlite3.Row),
-        # which is most of the cost of re-enqueueing thousands of pending paths.
-        cur = self._conn.cursor()
-        cur.row_factory = None
-        cur.execute(sql, params)
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur]
-
-    def _rows_by_path(self, keys: Sequence[bytes]) -> dict[bytes, Row]:
-        found: dict[bytes, Row] = {}
-        for chunk in _chunks(keys):
-            sql = f"SELECT * FROM work_queue WHERE path IN ({_marks(len(chunk))})"
-            for r in self._select(sql, chunk):
-                found[bytes(r["path"])] = r
-        return found
 
     def _our_running(
         self, ids: Sequence[int], *, forget: bool, worker: str | None = None
@@ -459,12 +348,12 @@ class WorkQueue(statedb.Client):
         or only if ``worker`` holds it when that is given.
         """
         rows: Rows = []
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             sql = (
                 "SELECT * FROM work_queue WHERE status = 'running'"
-                f" AND id IN ({_marks(len(chunk))})"
+                f" AND id IN ({marks(len(chunk))})"
             )
-            rows.extend(self._select(sql, chunk))
+            rows.extend(select(self._conn, sql, chunk))
         ours = [
             r for r in rows
             if self._tokens.get(r["id"]) in (None, r["lease_token"])
@@ -475,34 +364,6 @@ class WorkQueue(statedb.Client):
             for r in ours:
                 self._tokens.pop(r["id"], None)
         return ours
-
-    def _settle_failure(self, row: Row, error: str, now: float) -> None:
-        if row["rerun"]:
-            event = net_event(row["event"], row["rerun_event"])
-            if event is None:  # created and deleted again meanwhile: nothing left to retry
-                self._conn.execute("DELETE FROM work_queue WHERE id = ?", (row["id"],))
-                return
-            row["event"] = event
-        exhausted = row["attempts"] >= self.max_attempts
-        row.update(
-            status=DEAD_LETTER if exhausted else FAILED, last_error=error[:MAX_ERROR_CHARS],
-            rerun=0, rerun_event=None, lease_token=None, lease_until=None, updated_at=now,
-        )
-        self._conn.execute(_UPDATE_SQL, row)
-
-    def _expire_exhausted(self, now: float) -> None:
-        """Expired leases of jobs out of attempts go to dead_letter, not to a new worker."""
-        rows = self._select(
-            "SELECT * FROM work_queue WHERE status = 'running' AND lease_until <= ?"
-            " AND attempts >= ?",
-            (now, self.max_attempts),
-        )
-        for r in rows:
-            error = (
-                f"lease of worker {r['worker']} expired on attempt {r['attempts']} of"
-                f" {self.max_attempts} (the worker died or hung)"
-            )
-            self._settle_failure(r, error, now)
 
     def _prune(self) -> None:
         # Pruning sorts the completed rows; do it in steps of 10% so it stays rare.
@@ -516,9 +377,3 @@ class WorkQueue(statedb.Client):
             " WHERE status = 'completed' ORDER BY updated_at DESC, id DESC LIMIT -1 OFFSET ?)",
             (self.keep_completed,),
         )
-
-
-def _check_statuses(statuses: Iterable[str]) -> None:
-    for s in statuses:
-        if s not in STATUSES:
-            raise ValueError(f"unknown job status {s!r}; expected one of {', '.join(STATUSES)}")

@@ -79,11 +79,11 @@ def repair_tip(project: Project, old: str, what: str) -> int:
              "and the registry has unstaged changes of its own: run `regauto fix`, "
              "review, and commit the registry")
         return 1
-    from regauto.automation.pipeline import Pipeline
     from regauto.automation.tree import Index
+    from regauto.gitint import hook_jobs
 
-    result = Pipeline(project, source=Index(project.root), mutate=False,
-                      reason=what).run(stale)
+    result = hook_jobs.process(project, hook_jobs.wants(stale, {}),
+                               source=Index(project.root), reason=what, mutate=False)
     written = list(result.write.shards_written) if result.write else []
     git.stage_managed(project.root, sorted({f"{cfg.registry}/{n}" for n in written}))
     refresh_outputs(project)

@@ -136,19 +136,12 @@ def _pre_commit(project: Project) -> int:
                 f"`git checkout -- {cfg.registry}`, then commit again"
             )
             return 1
-    from regauto.automation.pipeline import Pipeline
-    from regauto.automation.tree import Index
+    from regauto.gitint import hook_jobs
 
-    known: dict[str, git.IndexEntry | None] = {}
-    for c in staged:
-        known[c.path] = (None if c.blob is None or c.mode is None
-                         else git.IndexEntry(c.mode, c.blob, 0, c.path))
-        if c.status == "R" and c.old_path is not None:
-            known[c.old_path] = None
-    source = Index(project.root, known)
-    pipe = Pipeline(project, source=source, mutate=True, reason="pre-commit",
-                    post_write=generators.post_write(project))
-    result = pipe.run(paths, renames=renames)
+    source, gone = hook_jobs.staged_index(project, staged)
+    result = hook_jobs.process(project, hook_jobs.wants(paths, renames, gone), source=source,
+                               reason="pre-commit", mutate=True, renames=renames,
+                               post_write=generators.post_write(project))
     for path, why in sorted(result.skipped.items()):
         _say(f"skipped {path}: {why}")
     touched_user = [a for a in result.actions if a.done]
@@ -455,10 +448,13 @@ def _catch_up(project: Project, changes: list[git.Change], reason: str) -> None:
     paths, renames = _document_changes(project, changes)
     if not paths:
         return
-    from regauto.automation.pipeline import Pipeline
+    from regauto.automation.tree import WorkTree
+    from regauto.gitint import hook_jobs
 
-    result = Pipeline(project, source="worktree", mutate=False, reason=reason,
-                      post_write=generators.post_write(project)).run(paths, renames=renames)
+    jobs = hook_jobs.wants(paths, renames, {c.path for c in changes if c.blob is None})
+    result = hook_jobs.process(project, jobs, source=WorkTree(project.root), reason=reason,
+                               mutate=False, renames=renames,
+                               post_write=generators.post_write(project))
     pending = [a for a in result.actions if not a.done]
     if result.changed_registry or pending:
         n = result.write.records_changed if result.write else 0

@@ -187,7 +187,7 @@ class Watcher:
             self.last_event[path] = self.now
             if event != "delete":
                 self.folders.update(rescan_mod.parents(path))
-        self.queue.enqueue_events(events)
+        self.queue.enqueue_events(events, reason="watch")
 
     # -- readiness ------------------------------------------------------------------------
     def _split(self, jobs: list[Job]) -> tuple[list[Job], list[Job]]:

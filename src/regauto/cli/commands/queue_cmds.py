@@ -68,13 +68,13 @@ def _print_jobs(jobs: list[Job], fmt: Fmt | None) -> None:
     from rich.table import Table
 
     t = Table(title=f"{len(jobs)} job(s)")
-    for col in ("id", "status", "event", "attempts", "path", "last error"):
+    for col in ("id", "status", "event", "source", "attempts", "path", "last error"):
         t.add_column(col, overflow="fold")
     for j in jobs:
         error = (j.last_error or "").strip().splitlines()
         t.add_row(str(j.id), j.status + (" (rerun)" if j.rerun else ""), j.event,
-                  str(j.attempts), Text(shown(j.path)),
-                  Text(shown(error[0][:120]) if error else ""))
+                  j.source + (f" ({j.reason})" if j.reason else ""), str(j.attempts),
+                  Text(shown(j.path)), Text(shown(error[0][:120]) if error else ""))
     out().print(t)
 
 
@@ -113,7 +113,7 @@ def add_cmd(
                 targets.append(project.rel(p))
     events = [(p, "modify" if os.path.lexists(project.root / p) else "delete") for p in targets]
     with _queue() as q:
-        q.enqueue_events(events)
+        q.enqueue_events(events, reason="queue add")
     say(f"queued {len(targets)} path(s)")
     return 0
 
