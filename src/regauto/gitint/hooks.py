@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from regauto import generators, git
 from regauto.errors import RegautoError
+from regauto.gitint import framework_stash, managed_files
 from regauto.project import Project
 
 if TYPE_CHECKING:
@@ -40,35 +41,6 @@ def _say(msg: str) -> None:
 
 def _managed_paths(project: Project) -> list[str]:
     return [project.config.registry, *project.config.outputs]
-
-
-def _ensure_driver(project: Project, *, stage: bool = False) -> None:
-    """The merge drivers' git config and ``.gitattributes`` lines.  With ``stage`` (the
-    commit hook) a line added to ``.gitattributes`` — a generated output configured since
-    ``init`` — is staged too, alone (the index's text plus the line, so the user's unstaged
-    edits of that file stay out of the commit): else the commit would leave it modified."""
-    def attrs() -> bytes | None:
-        try:
-            return (project.root / ".gitattributes").read_bytes()
-        except OSError:
-            return None
-
-    before = attrs()
-    try:
-        from regauto.gitint import install
-
-        install.ensure_merge_driver(project.root, project.config.registry,
-                                    project.config.outputs)
-        if stage and project.config.auto_stage != "none" and attrs() != before:
-            staged = git.show_file(project.root, "", ".gitattributes") or b""
-            text = staged.decode("utf-8", "surrogateescape")
-            new = install.with_driver_lines(text, project.config.registry,
-                                            project.config.outputs)
-            if new != text:
-                git.update_index_blob(project.root, ".gitattributes",
-                                      new.encode("utf-8", "surrogateescape"))
-    except (ImportError, OSError, RegautoError) as e:  # never let this block a commit
-        _say(f"warning: could not configure the registry merge driver: {e}")
 
 
 def pre_commit(found: git.RepoPaths) -> int:
@@ -111,10 +83,10 @@ def pre_merge_commit(found: git.RepoPaths) -> int:
 
 
 def _pre_commit(project: Project) -> int:
-    _ensure_driver(project, stage=True)
+    managed_files.ensure_driver(project, stage=True)
     cfg = project.config
     staged = git.staged_changes(project.root)
-    edited = _edited_outputs(project, staged)
+    edited = managed_files.edited_outputs(project, staged)
     if edited:
         _say(f"{edited[0]} is a generated output and its staged content was edited by hand: "
              "the next render would overwrite it. Change its inputs (the documents, the "
@@ -126,9 +98,9 @@ def _pre_commit(project: Project) -> int:
         return 0  # a commit touching no document
     managed = _managed_paths(project)
     if cfg.auto_stage != "none":
-        stash = _framework_stash()
+        stash = framework_stash.framework_stash()
         dirty = (git.unstaged_paths(project.root, managed) if stash is None
-                 else _stashed_paths(stash, managed))
+                 else framework_stash.stashed_paths(stash, managed))
         if dirty:
             _say(
                 f"{dirty[0]} has unstaged changes of its own (a hand edit, or `regauto sync`/"
@@ -178,25 +150,6 @@ def _pre_commit(project: Project) -> int:
          f"(e.g. git add -A -- {' '.join(_quote(p) for p in _action_paths(touched_user))}) "
          "and commit again")
     return 1
-
-
-def _edited_outputs(project: Project, staged: list[git.Change]) -> list[str]:
-    """Staged generated outputs whose staged content is not what regauto rendered (no
-    marker, or a body that no longer matches its checksum)."""
-    outs = set(project.config.outputs)
-    mine = [c for c in staged if c.path in outs and c.blob is not None]
-    if not mine:
-        return []
-    from regauto.generators import marker
-
-    blobs = git.cat_blobs(project.root, [c.blob for c in mine if c.blob])
-    edited = []
-    for c in mine:
-        assert c.blob is not None
-        parsed = marker.parse(c.path, blobs[c.blob].decode("utf-8", "replace"))
-        if parsed is None or parsed.edited:
-            edited.append(c.path)
-    return sorted(edited)
 
 
 def _retry_later(result: PipelineResult) -> int:
@@ -284,56 +237,6 @@ def _register_staged_references(project: Project, actions: list[Action]) -> None
                           + _changed_outputs(project, written))
 
 
-STASH_MAX_AGE_S = 3600
-
-
-def _framework_stash() -> bytes | None:
-    """Under the pre-commit framework's commit hook: the patch of unstaged changes it set
-    aside before running hooks (``b""`` when there were none); None elsewhere.
-
-    The framework (``staged_files_only``) saves ``git diff`` of the unstaged changes to
-    ``<its cache>/patch<time>-<its pid>`` and checks out the index, so that a plain
-    unstaged-changes check finds nothing.  Staging a registry shard the user has hand edits
-    in would then make the framework's restore of the patch fail, leaving the edits only in
-    that file: so the hook reads the patch itself (it is also cheaper than a diff of the
-    whole index: ~25 ms at 100k files).  ``GIT_INDEX_FILE`` tells a commit (git sets it for
-    the hook) from ``pre-commit run --files``/``--all-files``, which does not stash.
-    """
-    if os.environ.get("PRE_COMMIT") != "1" or "GIT_INDEX_FILE" not in os.environ:
-        return None
-    home = os.environ.get("PRE_COMMIT_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pre-commit")
-    suffix = f"-{os.getppid()}"  # the framework runs the hook as its direct child
-    newest: tuple[int, str] | None = None
-    try:
-        names = os.listdir(home)
-    except OSError:
-        return None  # not where we expected the framework: fall back to git
-    for name in names:
-        if name.startswith("patch") and name.endswith(suffix):
-            stamp = name[len("patch"):-len(suffix)]
-            if stamp.isdigit() and (newest is None or int(stamp) > newest[0]):
-                newest = (int(stamp), name)
-    import time
-
-    if newest is None or newest[0] < time.time() - STASH_MAX_AGE_S:
-        return b""  # nothing was stashed: the work tree equals the index
-    try:
-        with open(os.path.join(home, newest[1]), "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _stashed_paths(patch: bytes, paths: list[str]) -> list[str]:
-    """Which of ``paths`` (files, or folders: the registry) the stashed patch changes."""
-    changed = {
-        line[len(b"diff --git a/"):].split(b" b/", 1)[0].decode("utf-8", "surrogateescape")
-        for line in patch.splitlines() if line.startswith(b"diff --git a/")
-    }
-    return sorted(c for c in changed if any(c == p or c.startswith(p + "/") for p in paths))
-
-
 def _changed_outputs(project: Project, written: list[str]) -> list[str]:
     """Generated outputs to stage: the post-write hook regenerates them when the registry
     changed.  To stage, all of them (``update-index`` skips unchanged files); under
@@ -409,7 +312,7 @@ def _post_checkout(found: git.RepoPaths, prev: str, new: str, flag: str) -> None
     reason = _skip_reason(project)
     if reason:
         return
-    _ensure_driver(project)
+    managed_files.ensure_driver(project)
     if prev == ZERO or not prev:
         # git clone: only the cheap check — the registry reads and hashes.
         from regauto.registry.reader import open_reader
@@ -423,7 +326,7 @@ def _post_merge(found: git.RepoPaths, squash: str) -> None:
     project = Project.open(found.root, found=found)
     if _skip_reason(project):
         return
-    _ensure_driver(project)
+    managed_files.ensure_driver(project)
     if not git.rev_exists(project.root, "ORIG_HEAD"):
         return
     _catch_up(project, git.changes_between(project.root, "ORIG_HEAD", "HEAD"), "post-merge")
