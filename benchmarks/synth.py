@@ -106,6 +106,10 @@ def make_repo(root: Path, n_files: int, *, commit: bool = True) -> SynthRepo:
         d = i // PER_DIR
         write(f"data/set{d:03d}/item_{i}.json", _json(i))
         repo.json.append(f"data/set{d:03d}/item_{i}.json")
+    # Set up for regauto as `regauto init` would, minus its rules (so the defaults apply): an
+    # empty registry.  An uninitialised repository is refused by every command.
+    write(".regauto/registry/meta.json",
+          b'{"regauto": "registry", "schema": 1, "shards": 256}\n')
     if commit:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **GIT_ENV}
         for args in (["init", "-q", "-b", "main"], ["add", "-A"],
