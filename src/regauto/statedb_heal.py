@@ -6,8 +6,8 @@ suppressions are short-lived.  So a database SQLite calls corrupt (``SQLITE_CORR
 ``SQLITE_NOTADB``) is renamed ``state.db.corrupt-<UTC time>`` (its ``-wal``/``-shm`` with
 it), one warning line says so, and the caller opens a new, empty one.
 
-Detection happens on open: SQLite's own errors while reading the header and the schema; a
-file shorter than its header says (a truncation); and, for a small file, where it costs
+Detection happens on open: SQLite's own errors while reading the header and the schema,
+and, for a small file, where it costs
 at most a millisecond, a full ``PRAGMA quick_check`` once per process (on a 100k-document
 index, 11 MB, it costs ~50 ms: too much for every commit hook, so a large file gets only the
 cheap checks).  A
@@ -41,20 +41,16 @@ def is_corruption(e: sqlite3.DatabaseError) -> bool:
 
 def suspect(path: Path, conn: sqlite3.Connection) -> bool:
     """Whether the open database at ``path`` looks corrupt (cheap checks; see above)."""
+    # The file is never opened here beside SQLite's own descriptors: closing any descriptor
+    # of a file drops every POSIX lock this process holds on it, and the next connection
+    # to close elsewhere would then take itself for the last one and delete the WAL that
+    # this process's connections are still writing to.  A truncation SQLite has not seen
+    # yet shows as SQLITE_CORRUPT on first use, and is healed there.
     try:
         st = path.stat()
         size = st.st_size
-        with open(path, "rb") as f:
-            header = f.read(100)
     except FileNotFoundError:
         return False
-    if size and len(header) < 100:
-        return True
-    if len(header) == 100 and header[24:28] == header[92:96]:  # the size field is valid
-        page_size = int.from_bytes(header[16:18], "big")
-        page_size = 65536 if page_size == 1 else page_size
-        if int.from_bytes(header[28:32], "big") * page_size > size:
-            return True
     if size < SMALL_BYTES and (st.st_dev, st.st_ino) not in _checked:
         if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             return True
