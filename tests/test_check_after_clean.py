@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, make_tree
+from conftest import git, initialise, make_tree
 from pipeline_helpers import commit_all, regauto, sync
 
 FILES: dict[str, str | bytes] = {
@@ -52,6 +52,7 @@ def test_a_file_deleted_after_a_clean_check_is_reported(git_repo: Path, how: str
 
 
 def test_outside_git_too(tmp_path: Path) -> None:
+    initialise(tmp_path)
     checked_clean(tmp_path)
     (tmp_path / "pkg/core.py").unlink()
     assert drifts(tmp_path) == [("missing", "pkg/core.py")]

@@ -454,7 +454,7 @@ def test_output_inside_the_registry_is_refused_at_config_load(git_repo: Path) ->
     assert r.stderr.strip() == (
         "regauto: error: regauto.toml: key 'generators[0].output': '.regauto/registry/x.md' "
         "overlaps the registry folder '.regauto/registry'")
-    assert not (git_repo / ".regauto").exists()
+    assert sorted(p.name for p in (git_repo / ".regauto/registry").iterdir()) == ["meta.json"]
 
 
 def test_two_generators_writing_one_output_are_refused(git_repo: Path) -> None:
