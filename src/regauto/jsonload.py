@@ -25,6 +25,7 @@ MAX_NESTING = 100  # a record is 2 levels plus its descriptor (capped at 64); a 
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LONG_NUMBER = re.compile(r"-?\d{4000,}")
 
 
 def loads(text: str, *, max_depth: int = MAX_NESTING, strict: bool = False,
@@ -35,6 +36,12 @@ def loads(text: str, *, max_depth: int = MAX_NESTING, strict: bool = False,
         value = json.loads(text, **kw)
     except RecursionError:
         raise _too_deep(text, max_depth) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # an integer past Python's digit limit: not a number regauto reads
+        m = _LONG_NUMBER.search(text)
+        raise json.JSONDecodeError("a number with more digits than Python converts", text,
+                                   m.start() if m else 0) from None
     # Fewer brackets than the cap cannot nest deeper: ordinary lines never pay the walk.
     if text.count("[") + text.count("{") > max_depth and depth(value) > max_depth:
         raise _too_deep(text, max_depth)
