@@ -10,17 +10,9 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
-# Uses still to be removed.  `check`/`fix` reuse the pipeline by subclassing it and
-# overriding its private methods: the pipeline-seams work (issue 11, "Seams") replaces that
-# with explicit seams and empties these entries.  This list only ever shrinks: the test
-# fails on an entry that is no longer needed, so it cannot go stale.
-ALLOWED: set[tuple[str, str]] = {
-    ("regauto/reconcile/repair.py", "regauto.automation.pipeline._Item"),
-    *(("regauto/reconcile/repair.py", f"regauto.automation.pipeline.Pipeline.{m}")
-      for m in ("_allocate", "_compute", "_extract_all", "_identity", "_rename",
-                "_write_header")),
-    ("regauto/reconcile/dry_sync.py", "regauto.automation.pipeline.Pipeline._allocate"),
-}
+# Uses still to be removed: none.  This list only ever shrinks: the test fails on an entry
+# that is no longer needed, so it cannot go stale.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _is_private(name: str) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 from regauto import docid, statedb
 
@@ -99,3 +100,31 @@ class IdAllocator(statedb.Client):
         row = self._conn.execute("SELECT value FROM id_allocator WHERE key = 'last'").fetchone()
         return None if row is None else str(row[0])
 
+
+
+class Allocator(Protocol):
+    """Where the pipeline gets new ids: ``n`` ids above ``floor`` (the registry's highest)."""
+
+    def allocate(self, n: int, *, floor: str | None = None) -> list[str]: ...
+
+
+class Reserving:
+    """The ids, reserved in this clone's state database (:class:`IdAllocator`, opened at
+    the first allocation: most runs allocate nothing)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._allocator: IdAllocator | None = None
+
+    def allocate(self, n: int, *, floor: str | None = None) -> list[str]:
+        if self._allocator is None:
+            self._allocator = IdAllocator(self.state_dir)
+        return self._allocator.allocate(n, floor=floor)
+
+
+class Planned:
+    """The ids the next allocation would give, unless another comes first; nothing is
+    reserved (a dry run)."""
+
+    def allocate(self, n: int, *, floor: str | None = None) -> list[str]:
+        return plan(floor, _utc_minute(dt.datetime.now(dt.timezone.utc)), n)

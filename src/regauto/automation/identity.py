@@ -20,12 +20,19 @@ without one runs no git command here — with one ``git log`` and, usually, one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import functools
+import itertools
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from regauto import git, jsonload
+from regauto import docid, git, jsonload
+from regauto.automation import file_renamer
 from regauto.errors import GitError
 from regauto.project import Project
 from regauto.registry import records
+from regauto.registry.records import Record
 
 # How many first-parent commits that changed the contested shards are read at most.  A
 # merge's contest is decided by the first one or two; past this the walk gives up rather
@@ -105,3 +112,111 @@ def _recorded_at(doc_id: str, paths: list[str], shard_texts: Iterable[bytes | No
             if isinstance(rec, dict) and rec.get("doc_id") == doc_id and rec.get("path") in paths:
                 at.add(rec["path"])
     return sorted(at)
+
+
+# -- the pipeline's identity step (SPEC §4.3) -------------------------------------------------
+def holders_wanted(claims: Mapping[str, str | None], by_path: Mapping[str, Record],
+                   count: Counter[Any]) -> list[str]:
+    """The claimed ids whose holders the registry must be asked for: an id recorded once,
+    at the very path that claims it, has no other holder (and a sync of 100k files does
+    not read the registry twice)."""
+    return sorted({
+        c for p, c in claims.items() if c is not None
+        and not ((by_path.get(p) or {}).get("doc_id") == c and count[c] == 1)
+    })
+
+
+def batch_keepers(
+    project: Project, claims: Mapping[str, str | None], by_path: Mapping[str, Record],
+    holders: Mapping[str, list[Record]], count: Counter[Any], *,
+    in_batch: Collection[str], exists: Callable[[str], bool],
+) -> tuple[dict[str, str | None], dict[str, Record | None]]:
+    """Who keeps each contested id (:func:`keeper`): an id the registry records at several
+    paths, or at a path other than a claimant's.  And, for each id recorded at several
+    paths, its keeper's record when that file is outside the batch (written back alone,
+    which drops the losers' lines), else None.  An id only batch files claim, recorded
+    nowhere, goes to the first of them in path order, the order the pipeline resolves them
+    in: it needs no entry.  ``exists``: does a path outside the batch exist in the source
+    (its header is not read: that file is not part of this sync)."""
+    contested = set(holders)
+    if len(count) < len(by_path):  # some id is recorded at two batch paths
+        contested |= {i for i, n in count.items() if n > 1 and i is not None}
+    if not contested:
+        return {}, {}
+    recorded: dict[str, dict[str, Record]] = {i: {} for i in contested}
+    for rec in itertools.chain(by_path.values(), *holders.values()):
+        i, p = rec.get("doc_id"), rec.get("path")
+        if i in recorded and isinstance(p, str):
+            recorded[i][p] = rec
+    claimants: dict[str, list[str]] = {i: [] for i in contested}
+    for p, c in claims.items():
+        if c in claimants:
+            claimants[c].append(p)
+    held: dict[str, list[str]] = {}  # id -> its recorded paths whose file holds it
+    for i in sorted(contested):
+        if len(recorded[i].keys() | claimants[i]) > 1:  # else e.g. the claimant's own record
+            held[i] = holding(recorded[i], functools.partial(
+                _holds, claims, in_batch, exists, doc_id=i))
+    first = first_holders(project, {i: h for i, h in held.items() if len(h) > 1})
+    keepers: dict[str, str | None] = {}
+    shared: dict[str, Record | None] = {}
+    for i, h in held.items():
+        at = recorded[i]
+        keep = keepers[i] = keeper(h, claimants[i], first.get(i))
+        if len(at) > 1:
+            shared[i] = at[keep] if keep in at and keep not in in_batch else None
+    return keepers, shared
+
+
+def _holds(claims: Mapping[str, str | None], in_batch: Collection[str],
+           exists: Callable[[str], bool], path: str, doc_id: str) -> bool:
+    """Does the file the registry records at ``path`` still hold ``doc_id`` (exist and
+    claim it or nothing)?"""
+    if path in in_batch:
+        return path in claims and claims[path] in (None, doc_id)
+    return exists(path) and file_renamer.claimed_prefix_id(path) in (None, doc_id)
+
+
+@dataclass
+class Known:
+    """What one attempt resolves identities against: the batch's records, the keepers of
+    contested ids, the records whose file is gone (by path and by blob), git's renames
+    (new path -> old), and the ids taken so far."""
+
+    by_path: Mapping[str, Record]
+    keepers: Mapping[str, str | None]
+    gone: Mapping[str, Record]
+    renames: Mapping[str, str]
+    used: set[str] = field(default_factory=set)
+    by_blob: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for p, rec in self.gone.items():
+            self.by_blob.setdefault(rec["blob"], []).append(p)
+
+    def free(self, doc: str, path: str) -> bool:
+        """Not taken, and kept by nobody else."""
+        return doc not in self.used and self.keepers.get(doc, path) in (None, path)
+
+    def resolve(self, path: str, blob: str, claimed: str | None) -> str | None:
+        """The id of the file at ``path``: the one it claims; the record at its path; a
+        record it moved from (git's rename, or a gone record with its blob); None: it
+        needs a new one."""
+        if claimed is not None and self.free(claimed, path):
+            return claimed
+        rec = self.by_path.get(path)
+        if rec is not None:
+            rid = rec.get("doc_id")
+            if (isinstance(rid, str) and docid.is_valid(rid) and rid != claimed
+                    and self.free(rid, path)):
+                return rid
+        old = self.renames.get(path)
+        if old is not None and old in self.gone:
+            doc = self.gone[old].get("doc_id")
+            if isinstance(doc, str) and self.free(doc, path):
+                return doc
+        for old_path in self.by_blob.get(blob, []):
+            doc = self.gone[old_path].get("doc_id")
+            if isinstance(doc, str) and self.free(doc, path):
+                return doc
+        return None

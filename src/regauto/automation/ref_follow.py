@@ -1,7 +1,7 @@
 """After the pipeline renamed files: re-point every reference to them (issue 13).
 
-Called at the end of :meth:`Pipeline.run` when the run renamed (or, not mutating, would
-rename) a file.  Each rewrite is reported like a rename, as an :class:`Action` of kind
+Called at the end of :meth:`Pipeline.run`, through its effects, when the run renamed (or,
+dry, would rename) a file.  Each rewrite is reported like a rename, as an :class:`Action` of kind
 ``"reference"``.  The referring files change after the batch's registry write, so those the
 registry knows (or the batch held) are registered again, from the work tree, in a second
 small write; from the index (the pre-commit hook) the rewritten file is left to be staged —
@@ -20,7 +20,9 @@ NOT_REWRITTEN = ("references not rewritten: the file changed while regauto worke
                  "`regauto fix` repairs them")
 
 
-def follow_renames(pipe: Pipeline, result: PipelineResult) -> None:
+def _planned(pipe: Pipeline, result: PipelineResult
+             ) -> tuple[list[ref_effects.FilePlan], dict[str, str]]:
+    """The rewrites the run's renames call for, and each new path's id."""
     project = pipe.project
     renames = [a for a in result.actions if a.kind == "rename"]
     moved = {a.path: a.new_path for a in renames}
@@ -30,12 +32,22 @@ def follow_renames(pipe: Pipeline, result: PipelineResult) -> None:
     plans = ref_effects.plan(project.root, project.config,
                              ref_effects.candidates(project, moved, untracked=not tracked_only),
                              moved)
+    return plans, doc_of
+
+
+def plan_renames(pipe: Pipeline, result: PipelineResult) -> None:
+    """A dry run: the rewrites, as pending actions."""
+    plans, doc_of = _planned(pipe, result)
+    for fp in plans:
+        result.actions.extend(_action(rw, doc_of, False) for rw in fp.rewrites)
+
+
+def follow_renames(pipe: Pipeline, result: PipelineResult) -> None:
+    """Make the rewrites, and register the rewritten files again."""
+    plans, doc_of = _planned(pipe, result)
     if not plans:
         return
-    if not pipe.mutate:
-        for fp in plans:
-            result.actions.extend(_action(rw, doc_of, False) for rw in fp.rewrites)
-        return
+    project = pipe.project
     suppress = SuppressionManager(project.state_dir)
     ttl = project.config.watch.suppress_ms
     done, left = ref_effects.apply(

@@ -1,36 +1,24 @@
 """``regauto sync --dry-run`` and init's closing summary (issue 13): the plan of a sync —
 renames, headers, reference rewrites, new ids — with nothing changed.
 
-The pipeline itself runs, not mutating (renames and headers become pending actions), with a
-writer that keeps the patch instead of applying it and ids planned without being reserved;
-the reference rewrites the renames call for are planned as ``sync`` would make them.  New
+The pipeline itself runs through dry seams: effects that record the renames, headers and
+reference rewrites (pending actions) instead of making them, a writer that keeps the patch
+instead of applying it, and ids planned without being reserved.  New
 ids are the ones the next allocation would give unless another allocation comes first.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from regauto.automation import id_allocator, ref_follow
+from regauto.automation.effects import DryEffects
+from regauto.automation.id_allocator import Planned
 from regauto.automation.pipeline import Action, Pipeline, PipelineResult
 from regauto.automation.tree import list_documents
 from regauto.project import Project
 from regauto.reconcile.repair import DryWriter
-
-
-class DryPipeline(Pipeline):
-    describe = False  # a plan never depends on descriptors
-    follow_references = False  # planned explicitly, below
-
-    def __init__(self, project: Project) -> None:
-        super().__init__(project, mutate=False, reason="sync --dry-run")
-        self.writer = DryWriter(self.writer)
-
-    def _allocate(self, n: int) -> list[str]:
-        now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-        return id_allocator.plan(self.reader.max_id(), now, n)
+from regauto.registry import open_writer
 
 
 @dataclass
@@ -67,10 +55,10 @@ class SyncPlan:
 
 
 def plan_sync(project: Project, paths: list[str]) -> SyncPlan:
-    pipe = DryPipeline(project)
+    # A plan never depends on descriptors.
+    pipe = Pipeline(project, reason="sync --dry-run", effects=DryEffects(project.root),
+                    allocator=Planned(), writer=DryWriter(open_writer(project)), describe=False)
     result: PipelineResult = pipe.run(paths)
-    if any(a.kind == "rename" for a in result.actions):
-        ref_follow.follow_renames(pipe, result)
     config = project.config
     untouched = [p for p in list_documents(project.root, config, project.is_git)
                  if config.is_included(p) and config.rule_for(p).id_mode == "registry"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from regauto.automation import classifier, file_renamer, headers
+from regauto.automation import classifier, file_renamer, recording
 from regauto.automation.tree import MODE_EXEC, MODE_FILE, MODE_LINK
 from regauto.config import Config, Rule
 from regauto.globmatch import compile_glob
@@ -44,21 +44,12 @@ def _rule_for(rules: tuple[Rule, ...], path: str) -> Rule:
 
 def expected(config: Config, path: str, kind: str, tags: tuple[str, ...], size: int,
              symlink: bool) -> tuple[str, str]:
-    """The id_mode and role the pipeline gives this file (mirrors ``Pipeline._classify``
-    and ``Pipeline._mode_for``)."""
+    """The id_mode and role the pipeline gives this file (``recording.id_mode``, the rule
+    the pipeline follows; the role as ``Recorder.classify`` gives it)."""
     rule = _rule_for(config.rules, path)
     role = rule.role or classifier.role_for(path, kind, tags)
-    mode = rule.id_mode or "registry"
-    if symlink or kind in ("binary", "symlink") or "binary" in tags:
-        return "registry", role
-    if mode == "prefix" and (
-        rule.rename is False or file_renamer.never_renamed(path, config.never_rename)
-        or not file_renamer.prefix_fits(path)
-    ):
-        return "registry", role
-    if mode == "header" and (headers.comment_style(kind) is None or size > config.max_file_bytes):
-        return "registry", role
-    return mode, role
+    return recording.id_mode(config, path, kind, tags, size, symlink=symlink,
+                             wanted=rule.id_mode, rename=rule.rename), role
 
 
 def up_to_date(config: Config, path: str, doc_id: str, id_mode: str, kind: str,

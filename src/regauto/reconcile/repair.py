@@ -1,32 +1,33 @@
 """Repairs go through the pipeline and the single writer — there is no second path.
 
-:class:`RepairPipeline` is the pipeline (SPEC §6) shown the registry as the plan resolved
-it (``plan.py``): it classifies, resolves identity, carries ids (renames, headers),
-extracts and builds its one PromotionPatch exactly as ``regauto sync`` does; the plan's
-registry-level changes (``extra``) are laid under the pipeline's, and the shards to
-rewrite travel in the same patch (``repair_shards``).
+:class:`RepairPipeline` runs the pipeline (SPEC §6) shown the registry as the plan resolved
+it (``plan.py``, through :class:`ViewReader`): it classifies, resolves identity, carries ids
+(renames, headers), extracts and builds its one PromotionPatch exactly as ``regauto sync``
+does; the plan's registry-level changes (``extra``) are laid under the pipeline's (it is the
+pipeline's ``Amend``), and the shards to rewrite travel in the same patch
+(``repair_shards``).
 
-With ``dry_run`` the same code runs without a write: renames and headers happen in memory
-only (the records describe the files as they would be), new ids are planned but not
-reserved, and the patch is kept instead of applied — ``check`` and ``fix --dry-run`` are
-the write path without the write (STYLE habit 7).  ``describe=False`` skips descriptor
+With ``dry_run`` the same code runs without a write, through dry seams: renames and headers
+are recorded, not made (``DryEffects``; the records describe the files as they would be),
+new ids are planned but not reserved (``id_allocator.Planned``), and the patch is kept
+instead of applied (:class:`DryWriter`) — ``check`` and ``fix --dry-run`` are the write
+path without the write (STYLE habit 7).  ``describe=False`` skips descriptor
 extraction: whether a record changes never depends on it (a descriptor is a function of
 the blob, and a different blob already changes the record).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-
 from regauto import docid, generators
-from regauto.automation import file_renamer, id_allocator
-from regauto.automation.pipeline import Pipeline, PipelineResult, _Item
+from regauto.automation.effects import DryEffects
+from regauto.automation.id_allocator import Planned
+from regauto.automation.pipeline import Pipeline, PipelineResult
 from regauto.automation.tree import FileContent, WorkTree
 from regauto.project import Project
 from regauto.reconcile.plan import Plan, ViewStale
+from regauto.registry import open_writer
 from regauto.registry.promotion_patch import PromotionPatch
-from regauto.registry.reader import Reader
+from regauto.registry.reader import Reader, open_reader
 from regauto.registry.records import Record
 from regauto.registry.registry_writer_service import RegistryWriterService, WriteResult
 
@@ -79,32 +80,33 @@ class _InMemory:
         return self.tree.exists(path)
 
 
-class RepairPipeline(Pipeline):
+class RepairPipeline:
     def __init__(self, project: Project, plan: Plan, *, dry_run: bool,
                  describe: bool = True) -> None:
-        # The generated outputs follow the write, as after any other command's.
-        super().__init__(project, mutate=True, reason="fix",
-                         post_write=generators.post_write(project))
         self.plan = plan
         self.dry_run = dry_run
-        self.describe = describe
-        self.reader = ViewReader(plan, self.reader)
+        # The generated outputs follow the write, as after any other command's.
+        writer = open_writer(project, generators.post_write(project))
+        self.writer: RegistryWriterService = DryWriter(writer) if dry_run else writer
         self.assigned: dict[str, str] = {}  # path (before any rename) -> doc_id
-        self._vacated: set[str] = set()  # dry run: names renamed away
-        self._taken: set[str] = set()  # dry run: names renamed to
         self.patch: PromotionPatch | None = None
-        if dry_run:
-            self.follow_references = False  # check never writes; broken_reference reports
-            self.dry_writer = DryWriter(self.writer)
-            self.writer = self.dry_writer
-            self.source = _InMemory(WorkTree(project.root))
+        reader = ViewReader(plan, open_reader(project))
+        if dry_run:  # check never writes: its broken_reference reports the references
+            self.pipe = Pipeline(project, reason="fix", source=_InMemory(WorkTree(project.root)),
+                                 effects=DryEffects(project.root, references=False),
+                                 allocator=Planned(), reader=reader, writer=self.writer,
+                                 describe=describe, amend=self)
+        else:
+            self.pipe = Pipeline(project, reason="fix", reader=reader, writer=self.writer,
+                                 describe=describe, amend=self)
 
     def repair(self) -> PipelineResult:
         batch = sorted(self.plan.batch)
         renames = {n: o for n, o in self.plan.tree.renames.items()
                    if n in self.plan.batch and o in self.plan.batch}
         if batch:
-            result = self.run(batch, renames)
+            result = self.pipe.run(batch, renames)
+            self.assigned = result.ids
         else:  # only registry-level repairs: the same patch, without files
             result = PipelineResult()
             base = self.writer.current_hash()
@@ -113,12 +115,13 @@ class RepairPipeline(Pipeline):
                 result.write = self.writer.apply(patch)
         return result
 
-    # -- the hooks ---------------------------------------------------------------------------
-    def _compute(self, base: str, result: PipelineResult) -> PromotionPatch | None:
+    # -- Amend: the plan's changes under the pipeline's ------------------------------------
+    def check_base(self, base: str) -> None:
         if base != self.plan.view.hash:
             raise ViewStale(f"the registry changed while fix was planning ({base})")
-        self.assigned.clear()
-        return self._with_plan(base, super()._compute(base, result))
+
+    def amend(self, base: str, patch: PromotionPatch | None) -> PromotionPatch | None:
+        return self._with_plan(base, patch)
 
     def _with_plan(self, base: str, patch: PromotionPatch | None) -> PromotionPatch | None:
         changes: dict[str, dict[str, object] | None] = {
@@ -138,52 +141,3 @@ class RepairPipeline(Pipeline):
             "shard(s) repaired", changes=changes,
             repair_shards=tuple(sorted(self.plan.repair_shards)))
         return self.patch
-
-    def _identity(
-        self,
-        path: str,
-        it: _Item,
-        claimed: str | None,
-        keepers: dict[str, str | None],
-        by_path: dict[str, Record],
-        gone_records: dict[str, Record],
-        by_blob: dict[str, list[str]],
-        used: set[str],
-    ) -> str | None:
-        doc = super()._identity(path, it, claimed, keepers, by_path, gone_records, by_blob,
-                                used)
-        if doc is not None:
-            self.assigned[path] = doc
-        return doc
-
-    def _rename(self, src: str, dst: str) -> None:
-        if not self.dry_run:
-            super()._rename(src, dst)
-            return
-        # Simulated: a name an earlier simulated rename vacated is free, one it took is not.
-        taken = dst in self._taken or (
-            dst not in self._vacated and os.path.lexists(self.project.root / dst))
-        if taken:
-            raise file_renamer.RenameError(
-                f"cannot rename {src!r} to {dst!r}: the destination exists; nothing was changed")
-        self._vacated.add(src)
-        self._taken.discard(src)
-        self._taken.add(dst)
-
-    def _write_header(self, path: str, kind: str, doc: str) -> None:
-        if not self.dry_run:
-            super()._write_header(path, kind, doc)
-
-    def _allocate(self, n: int) -> list[str]:
-        if not self.dry_run:
-            return super()._allocate(n)
-        now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-        return id_allocator.plan(self.reader.max_id(), now, n)
-
-    def _extract_all(self, todo: dict[tuple[str, str], bytes]) -> None:
-        if self.describe:
-            super()._extract_all(todo)
-            return
-        for key in todo:
-            self._descriptors[key] = {}
-
