@@ -175,3 +175,21 @@ def test_other_files_hold_no_references() -> None:
 def test_definitions_inside_code_are_not_references() -> None:
     data = b"```\n[r]: guide.md\n```\n\n    [s]: guide.md\n\n[t]: guide.md\n"
     assert [(r.line, r.kind) for r in scan("docs/x.md", data)] == [(7, "definition")]
+
+
+def test_a_reference_rewrite_never_replaces_a_file_changed_since_its_scan(
+        tmp_path: Path) -> None:
+    from regauto.automation import ref_effects
+
+    doc = tmp_path / "README.md"
+    doc.write_bytes(b"[a](a.md)\n")
+    doc.chmod(0o640)
+    assert not ref_effects.replace_if_unchanged(doc, b"[a](old.md)\n", b"[a](b.md)\n")
+    assert doc.read_bytes() == b"[a](a.md)\n"  # edited since the scan: left as it is
+    assert ref_effects.replace_if_unchanged(doc, b"[a](a.md)\n", b"[a](b.md)\n")
+    assert doc.read_bytes() == b"[a](b.md)\n" and doc.stat().st_mode & 0o777 == 0o640
+    link = tmp_path / "link.md"
+    link.symlink_to(doc)
+    assert not ref_effects.replace_if_unchanged(link, b"[a](b.md)\n", b"x\n")
+    assert link.is_symlink() and doc.read_bytes() == b"[a](b.md)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "link.md"]  # no temp

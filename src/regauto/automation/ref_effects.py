@@ -2,8 +2,8 @@
 
 :func:`plan` scans the files that may refer (Markdown, reST, ``mkdocs.yml``) and says what
 would change; :func:`apply` writes it.  A file is replaced only if its bytes are still those
-that were scanned (re-checked just before the replace), through :func:`replace_if_unchanged`
-— one small function, so a shared safe-replace helper can take its place.
+that were scanned (re-checked just before the replace, the temp file synced), through
+``safe_replace``, the helper header writes use.
 
 Never rewritten: excluded files, and files a rule pins to ``registry`` mode other than the
 catch-all ``**/*`` (vendored, generated and fixture code is never modified, not even to
@@ -12,7 +12,6 @@ repair a link).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import stat
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from regauto import git, toolchains
+from regauto import git, safe_replace, toolchains
 from regauto.automation import references
 from regauto.automation.tree import list_documents
 from regauto.config import Config
@@ -141,31 +140,17 @@ def _read(full: Path) -> bytes | None:
 
 def replace_if_unchanged(full: Path, expected: bytes, new: bytes,
                          before_replace: Callable[[], None] | None = None) -> bool:
-    """Replace ``full``'s content by ``new`` (temp file + rename, mode kept) if it is still
-    ``expected``; False, and nothing changed, if someone wrote it meanwhile."""
-    import tempfile
-
+    """Replace ``full``'s content by ``new`` (mode kept) if it is still ``expected``, through
+    the same durable, re-checked replace a header write uses (``safe_replace``); False, and
+    nothing changed, if someone wrote it meanwhile or it is no longer a regular file."""
     try:
         st = os.lstat(full)
-    except OSError:
-        return False
-    if not stat.S_ISREG(st.st_mode):
-        return False
-    fd, tmp = tempfile.mkstemp(prefix=".regauto-refs-", dir=full.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(new)
-            os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
-        if _read(full) != expected:
-            os.unlink(tmp)
+        if not stat.S_ISREG(st.st_mode):
             return False
-        if before_replace is not None:
-            before_replace()
-        os.replace(tmp, full)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        safe_replace.replace_if_unchanged(full, expected, new, stat.S_IMODE(st.st_mode),
+                                          full.parent, before_replace or (lambda: None))
+    except (safe_replace.ChangedError, safe_replace.NotRegularError, FileNotFoundError):
+        return False
     return True
 
 
