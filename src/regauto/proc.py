@@ -47,3 +47,15 @@ def run(
     if check and proc.returncode != 0:
         raise CalledProcessError(tuple(cmd), proc.returncode, proc.stdout, proc.stderr)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def pid_alive(pid: int) -> bool:
+    """Does process ``pid`` exist on this machine (ours or someone else's)?  A reused pid
+    counts as alive: callers treat "alive" as the safe answer."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, belongs to someone else
+    return True

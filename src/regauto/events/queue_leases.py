@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from regauto import proc
 from regauto.events import queue_rows as qr
 
 # Expired leases first (they waited longest), then new work, then retries of failures:
@@ -78,15 +79,7 @@ def holder_gone(worker: str | None) -> bool:
     if len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
         return False
     pid = int(parts[1])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # exists, belongs to someone else
-    return False
+    return pid != os.getpid() and not proc.pid_alive(pid)
 
 
 def expire_orphans(conn: sqlite3.Connection, now: float) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import filelock
 
+from regauto import proc
 from regauto.errors import LockTimeout, RegautoError, UsageError
 
 PID_NAME = "daemon.pid"
@@ -94,16 +95,6 @@ def read_pid(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, belongs to someone else
-    return True
-
-
 def watcher_running(state_dir: Path) -> bool:
     """Is some ``regauto watch`` holding this repository's watch lock?"""
     lock = _lock(state_dir, WATCH_LOCK)
@@ -150,7 +141,7 @@ def status(state_dir: Path) -> Status:
         garbage = pf.exists()  # a pid file that holds no pid
         pf.unlink(missing_ok=True)
         return Status(False, None, pf, lf, stale=garbage, foreground=held)
-    if held and _alive(pid):
+    if held and proc.pid_alive(pid):
         return Status(True, pid, pf, lf)
     pf.unlink(missing_ok=True)
     return Status(False, pid, pf, lf, stale=True, foreground=held)
@@ -203,7 +194,7 @@ def stop(state_dir: Path, timeout_s: float = 30.0) -> Status:
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + timeout_s
-        while watcher_running(state_dir) and _alive(st.pid):
+        while watcher_running(state_dir) and proc.pid_alive(st.pid):
             if time.monotonic() >= deadline:
                 raise LockTimeout(f"the daemon (pid {st.pid}) did not stop within "
                                   f"{timeout_s:g}s; it may be finishing a large batch")
