@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from regauto.durable import DurableFiles
 from regauto.events.lock_manager import LockManager
 from regauto.registry.promotion_patch import PromotionPatch
 from regauto.registry.reader import Reader
@@ -140,9 +141,11 @@ class Registry:
         self.store = RegistryStore(self.dir, self.state)
         self.locks = LockManager(self.state, timeout=30)
 
-    def writer(self) -> RegistryWriterService:
-        """A fresh writer (it reads the fault-injection variables when built)."""
-        return RegistryWriterService(RegistryStore(self.dir, self.state), self.locks)
+    def writer(self, files: DurableFiles | None = None) -> RegistryWriterService:
+        """A fresh writer doing its file-system steps through ``files`` (default: as a
+        ``regauto`` process would, reading the fault-injection variables)."""
+        return RegistryWriterService(RegistryStore(self.dir, self.state), self.locks,
+                                     files=files)
 
     def reader(self) -> Reader:
         return Reader(RegistryStore(self.dir, self.state), self.locks)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from conftest import run_regauto
-from regauto.registry.registry_writer_service import FAULT_ENV
+from regauto.durable import FAULT_ENV
 from registry_helpers import (
     EMPTY_HASH,
     canonical_line,
@@ -274,20 +274,45 @@ def test_ls_lists_records(repo: Path) -> None:
 
 # -- the error boundary ----------------------------------------------------------------------
 
-def test_internal_error_exits_4_with_crash_log(repo: Path) -> None:
+def test_disk_full_exits_4_with_crash_log_and_changes_nothing(repo: Path) -> None:
+    """A real ENOSPC (injected under the writer's file steps) is an unexpected failure:
+    exit 4, one line naming the error and the crash log, the traceback in the log; the
+    write never committed, so the registry is as it was."""
     base = _hash(repo)
     before = snapshot(_reg(repo))
-    proc = run_regauto("patch", "-", cwd=repo, env={FAULT_ENV: "temp_fsync"},
+    proc = run_regauto("patch", "-", cwd=repo, env={FAULT_ENV: "fsync:0:ENOSPC"},
                        input=_patch(base, changes={doc_id(1): {"size": 9}}))
     assert proc.returncode == 4
     line = _one_error_line(proc.stderr)
-    assert "internal error" in line
+    assert "internal error" in line and "No space left on device" in line
     log = repo / ".git" / "regauto" / "log" / "crash.log"
     assert str(log) in line
     text = log.read_text()
-    assert "Traceback" in text and "InjectedFault" in text
+    assert "Traceback" in text and "OSError" in text
     assert snapshot(_reg(repo)) == before
     assert _hash(repo) == base
+
+
+@pytest.mark.parametrize("next_command", [("hash",), ("check",), ("ls",)])
+def test_io_error_after_the_commit_point_is_rolled_forward_by_the_next_command(
+    repo: Path, next_command: tuple[str, ...]
+) -> None:
+    """EIO on the second shard rename: the journal was in place, so the write stands;
+    ``patch`` exits 4 with one line, and whatever command runs next finishes it."""
+    changes = {doc_id(i): {"size": 9} for i in (1, 2, 3)}
+    proc = run_regauto("patch", "-", cwd=repo, env={FAULT_ENV: "replace:2"},
+                       input=_patch(_hash(repo), changes=changes))
+    assert proc.returncode == 4
+    assert "Input/output error" in _one_error_line(proc.stderr)
+    assert list((repo / ".git" / "regauto").glob("journal*")), "committed, not finished"
+    expected = repo.parent / "expected"
+    write_shards(expected, [{**record(i), **changes.get(doc_id(i), {})} for i in range(10)])
+    done = run_regauto(*next_command, cwd=repo)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    assert manifest_hash(_reg(repo)) == manifest_hash(expected)
+    assert not [p for p in _reg(repo).iterdir() if ".regauto-tmp" in p.name]
+    assert not list((repo / ".git" / "regauto").glob("journal*"))
+    assert _hash(repo) == manifest_hash(expected)
 
 
 def test_usage_error_exits_2(repo: Path) -> None:

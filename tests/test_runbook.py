@@ -21,7 +21,7 @@ import pytest
 
 from conftest import REPO_ROOT, git, make_tree, run_regauto
 from regauto.registry.records import shard_of
-from regauto.registry.registry_writer_service import CRASH_ENV
+from regauto.durable import CRASH_ENV
 from test_doctor import holding_the_registry_lock, state_dir
 
 pytestmark = pytest.mark.timeout(120)
@@ -267,10 +267,10 @@ def test_procedure_stale_locks(adopted: Path, sh: Shell, tmp_path: Path) -> None
 
 
 def test_procedure_crashed_writer(adopted: Path, sh: Shell) -> None:
-    # A writer SIGKILLed in the middle of its write: journal written, one shard replaced.
+    # A writer SIGKILLed in the middle of its write: journal in place, no shard replaced yet.
     (adopted / "notes.txt").write_text("plan, edited\n")
     before = records(adopted)
-    r = run_regauto("sync", "notes.txt", cwd=adopted, env={CRASH_ENV: "replace:0"})
+    r = run_regauto("sync", "notes.txt", cwd=adopted, env={CRASH_ENV: "replace:1"})
     assert r.returncode == -9, r.stderr
     assert "interrupted write" in sh("regauto doctor")
     sh("regauto check", expect=None)  # any command finishes or rolls back the write first

@@ -3,7 +3,9 @@ no-op patches, and no lost update between concurrent processes."""
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from regauto.durable import FAULT_ENV, DurableFiles
+from regauto.durable_faults import StepFaults
 from regauto.errors import CASConflict, PatchError, RegistryFormatError
 from regauto.registry import writer_stats
 from regauto.registry.backups import listing
-from regauto.registry.registry_writer_service import FAULT_ENV, InjectedFault
 from registry_helpers import (
     Registry,
     complex_,
@@ -84,60 +87,124 @@ def test_result_hash_is_the_new_registry_hash(reg: Registry) -> None:
 
 # -- faults at every step --------------------------------------------------------------------
 
-BEFORE_JOURNAL = ["temp_write", "temp_fsync", "journal_write"]
-AFTER_JOURNAL = ["replace:0", "replace:1", "replace:2", "replace:3", "dir_fsync"]
+class _Recording(DurableFiles):
+    """Plain steps, each noted under the name ``StepFaults`` gives it."""
+
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+
+    def _note(self, kind: str) -> None:
+        self.steps.append(f"{kind}:{sum(s.startswith(kind + ':') for s in self.steps)}")
+
+    def _fill(self, fd: int, data: bytes) -> None:
+        self._note("write")
+        super()._fill(fd, data)
+
+    def _fsync(self, fd: int) -> None:
+        self._note("fsync")
+        super()._fsync(fd)
+
+    def replace(self, src: Path, dst: Path) -> None:
+        self._note("replace")
+        if dst.name == "journal.json":
+            self.steps.append("committed")
+        super().replace(src, dst)
+
+    def unlink(self, path: Path) -> bool:
+        self._note("unlink")
+        return super().unlink(path)
+
+    def fsync_dir(self, path: Path) -> None:
+        self._note("dir_fsync")
+        super().fsync_dir(path)
 
 
-@pytest.mark.parametrize("step", BEFORE_JOURNAL + AFTER_JOURNAL + ["verify"])
-def test_injected_fault_leaves_old_or_new_hash_and_no_leftovers(
-    reg: Registry, step: str, monkeypatch: pytest.MonkeyPatch
+def _copy(reg: Registry, to: Path) -> Registry:
+    twin = Registry(to)
+    shutil.copytree(reg.dir, twin.dir)
+    shutil.copytree(reg.state, twin.state, ignore=shutil.ignore_patterns("locks"))
+    return twin
+
+
+def test_an_os_error_at_each_step_leaves_the_registry_old_or_new(
+    reg: Registry, tmp_path: Path
 ) -> None:
-    base = reg.hash()
-    before = snapshot(reg.dir)
+    """A real OSError (EIO) at every file-system step of a multi-shard write: the write
+    fails, and the next command finds the registry exactly as before the write (the error
+    came before the journal was in place) or exactly as after it (rolled forward)."""
     changes = _multi_shard_change(reg)
-    stats = writer_stats.load(reg.state)
-    n_backups = len(listing(reg.state))
-    monkeypatch.setenv(FAULT_ENV, step)
-    w = reg.writer()
-    patch = simple(base, changes)
-    if step in BEFORE_JOURNAL:
-        with pytest.raises(InjectedFault):
-            w.apply(patch)
-        assert snapshot(reg.dir) == before
-        assert reg.hash() == base
-        assert len(listing(reg.state)) == n_backups, "no backup of a write that never was"
-    elif step == "verify":
-        # The write landed but could not be verified: it is undone.
-        with pytest.raises(RegistryFormatError, match="verification"):
-            w.apply(patch)
-        assert reg.hash() == base == manifest_hash(reg.dir)
-        assert snapshot(reg.dir) == before
-    else:
-        # Past the journal the write is committed: it is rolled forward at once.
-        res = w.apply(patch)
-        assert res.new_hash == reg.hash() == manifest_hash(reg.dir) != base
-        assert reg.records()[doc_id(900)]["path"] == "new/file.md"
-        assert doc_id(1) not in reg.records()
-    # The fault did fire: the writer rolled back or forward.
-    after = writer_stats.load(reg.state)
-    key = "recoveries" if step in AFTER_JOURNAL else "rollbacks"
-    assert after[key] == stats[key] + 1
-    assert reg.leftovers() == []
-    monkeypatch.delenv(FAULT_ENV)
-    # The registry still works, and the id index followed whatever happened.
-    w2 = reg.writer()
-    w2.apply(simple(w2.current_hash(), {doc_id(3): {"size": 3}}))
-    assert reg.records()[doc_id(3)]["size"] == 3
-    assert len(reg.store.load_all()) == len(reg.records())
+    base, before = reg.hash(), snapshot(reg.dir)
+    # The steps of this write, and the state it leads to, from a twin written without fault.
+    twin, rec = _copy(reg, tmp_path / "twin"), _Recording()
+    w = twin.writer(rec)
+    target = w.apply(simple(base, changes)).new_hash
+    after, steps = snapshot(twin.dir), rec.steps
+    commit = steps.index("committed")
+    assert len(steps) > 20 and steps[commit - 1].startswith("replace:")
+    for i, step in enumerate(s for s in steps if s != "committed"):
+        r = _copy(reg, tmp_path / f"fault{i}")
+        faults = StepFaults(fault=step)
+        with pytest.raises(OSError) as e:
+            r.writer(faults).apply(simple(base, changes))
+        assert e.value.errno == errno.EIO and faults.fired == step, step
+        # The next command (here a read) recovers first.
+        committed = steps.index(step) > commit
+        assert r.hash() == (target if committed else base), step
+        assert snapshot(r.dir) == (after if committed else before), step
+        assert r.leftovers() == [], step
+        assert manifest_hash(r.dir) == r.hash(), step
+        # And the registry still works, its id index following whatever happened.
+        w2 = r.writer()
+        w2.apply(simple(w2.current_hash(), {doc_id(3): {"size": 3}}))
+        assert r.records()[doc_id(3)]["size"] == 3, step
+        assert len(r.store.load_all()) == len(r.records()), step
 
 
-def test_fault_while_creating_the_registry_leaves_it_absent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_full_disk_while_writing_a_temp_changes_nothing(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reg = Registry(tmp_path)
-    monkeypatch.setenv(FAULT_ENV, "temp_fsync")
-    with pytest.raises(InjectedFault):
+    """ENOSPC half way through a shard's temp file, injected through the environment as
+    in a ``regauto`` process: nothing changes, no backup of a write that never was."""
+    base, before = reg.hash(), snapshot(reg.dir)
+    n_backups = len(listing(reg.state))
+    stats = writer_stats.load(reg.state)
+    monkeypatch.setenv(FAULT_ENV, "write:1:ENOSPC")
+    with pytest.raises(OSError) as e:
         w = reg.writer()
+        w.apply(simple(base, _multi_shard_change(reg)))
+    assert e.value.errno == errno.ENOSPC
+    assert snapshot(reg.dir) == before and reg.hash() == base and reg.leftovers() == []
+    assert len(listing(reg.state)) == n_backups
+    assert writer_stats.load(reg.state)["rollbacks"] == stats["rollbacks"] + 1
+
+
+class _LyingDisk(DurableFiles):
+    """A disk that stores one shard's temp file with a byte flipped, and says nothing."""
+
+    def __init__(self) -> None:
+        self.lied = False
+
+    def write(self, path: Path, data: bytes, mode: int = 0o644) -> None:
+        if not self.lied and ".regauto-tmp" in path.name and data:
+            self.lied = True
+            data = data[:-2] + bytes([data[-2] ^ 1]) + data[-1:]
+        super().write(path, data, mode)
+
+
+def test_a_write_that_does_not_verify_is_undone(reg: Registry) -> None:
+    base, before = reg.hash(), snapshot(reg.dir)
+    disk = _LyingDisk()
+    with pytest.raises(RegistryFormatError, match="verification"):
+        reg.writer(disk).apply(simple(base, _multi_shard_change(reg)))
+    assert disk.lied
+    assert reg.hash() == base == manifest_hash(reg.dir)
+    assert snapshot(reg.dir) == before and reg.leftovers() == []
+
+
+def test_fault_while_creating_the_registry_leaves_it_absent(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    with pytest.raises(OSError):
+        w = reg.writer(StepFaults(fault="fsync:0"))
         w.apply(simple(w.current_hash(), {doc_id(1): record(1)}))
     assert reg.store.files() == [] and reg.leftovers() == []
 

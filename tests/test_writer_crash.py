@@ -8,7 +8,8 @@ each state's shards are written directly in canonical form and hashed with hashl
 
 To make 200+ kills cheap, a long-lived "zygote" process imports regauto once and forks a
 fresh writer child on request; the test kills that child.  Deterministic crash points
-(``REGAUTO_TEST_CRASH=<step>``) cover each step of the write exactly.
+(``REGAUTO_TEST_CRASH=<step>``, steps named as in ``regauto.durable_faults``) cover each
+step of the write exactly.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pytest
 
 from conftest import run_regauto
 from regauto.registry import writer_stats
-from regauto.registry.registry_writer_service import CRASH_ENV
+from regauto.durable import CRASH_ENV
 from registry_helpers import (
     Registry,
     cycle_changes,
@@ -175,8 +176,12 @@ def _check(reg: Registry, expected: list[str], allowed: set[int]) -> int:
     return state
 
 
-STEPS_BEFORE = ["temp_write", "temp_fsync", "journal_write"]
-STEPS_AFTER = ["replace:0", "replace:1", "replace:60", "dir_fsync", "verify"]
+# Temps written and synced, the journal written, then renamed into place (the commit).
+STEPS_BEFORE = ["write:0", "fsync:0", "write:journal", "replace:journal"]
+# The journal's folder synced, shards renamed, the registry folder synced, the journal
+# removed, and the very last step (the write is whole: no recovery needed).
+STEPS_AFTER = ["dir_fsync:0", "replace:1", "replace:2", "replace:60", "dir_fsync:1",
+               "unlink:journal", "dir_fsync:2"]
 
 
 def test_crash_at_each_step(setup: tuple[Registry, Zygote], expected: list[str]) -> None:
@@ -190,8 +195,8 @@ def test_crash_at_each_step(setup: tuple[Registry, Zygote], expected: list[str])
         assert _check(reg, expected, {want}) == want, step
         state = want
     stats = writer_stats.load(reg.state)
-    assert stats["rollbacks"] >= len(STEPS_BEFORE) - 1  # at temp_write nothing was written yet
-    assert stats["recoveries"] >= len(STEPS_AFTER) - 1  # a crash at verify needs none
+    assert stats["rollbacks"] >= len(STEPS_BEFORE)
+    assert stats["recoveries"] >= len(STEPS_AFTER) - 1  # a crash at the last step needs none
     # And a child that is not killed finishes its write.
     lines, status = z.run(state)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, lines
@@ -244,7 +249,7 @@ def test_kill_9_soak(
     _sweep(reg, z, expected, 10 * SWEEP_KILLS)
 
 
-@pytest.mark.parametrize(("step", "after"), [("temp_fsync", False), ("replace:1", True)])
+@pytest.mark.parametrize(("step", "after"), [("fsync:0", False), ("replace:1", True)])
 def test_cli_patch_killed_then_regauto_hash_recovers(
     git_repo: Path, step: str, after: bool
 ) -> None:

@@ -12,6 +12,9 @@ Recovery (run under the registry lock by every command before it reads the regis
 a journal present means the write was committed — finish the renames (roll forward); temp
 files without a journal mean it was not — delete them (roll back).  Either way the registry
 ends exactly at the hash before or after the interrupted write.
+
+Every file-system step goes through a ``DurableFiles`` (``regauto.durable``), so the fault
+tests can fail any one of them with a real ``OSError``.
 """
 
 from __future__ import annotations
@@ -19,38 +22,14 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from regauto.durable import PLAIN, DurableFiles
 from regauto.errors import BadInputError
 from regauto.registry.store import RegistryStore
 
 JOURNAL_NAME = "journal.json"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durable(path: Path, data: bytes,
-                  before_fsync: Callable[[str], None] = lambda step: None) -> None:
-    """Write ``data`` to ``path`` (a fresh file) and fsync it; ``before_fsync`` is the
-    writer's fault-injection step ("temp_fsync")."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        before_fsync("temp_fsync")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # A folder regauto may not write to: a read-only mount, an immutable (chattr +i) folder or
@@ -93,79 +72,59 @@ def journal_path(state_dir: Path) -> Path:
     return state_dir / JOURNAL_NAME
 
 
-def commit_journal(state_dir: Path, journal: Journal) -> None:
+def commit_journal(state_dir: Path, journal: Journal, files: DurableFiles = PLAIN) -> None:
     """Make ``journal`` durable and visible in one atomic step."""
     state_dir.mkdir(parents=True, exist_ok=True)
     tmp = state_dir / (JOURNAL_NAME + ".tmp")
-    write_durable(tmp, journal.to_bytes())
-    os.replace(tmp, journal_path(state_dir))
-    fsync_dir(state_dir)
+    files.write(tmp, journal.to_bytes())
+    files.replace(tmp, journal_path(state_dir))
+    files.fsync_dir(state_dir)
 
 
 def replace_all(store: RegistryStore, ops: list[tuple[str, str | None]],
-                step: Callable[[str], None]) -> None:
+                files: DurableFiles = PLAIN) -> None:
     """Step 3 of a committed write: every rename (or deletion), then ``finish``.
 
     If the very first one is refused (see ``unwritable``), the registry is still exactly
     as before: the write is abandoned — journal and temps removed — instead of being left
     committed for every later command to fail on."""
     for i, (name, tmp) in enumerate(ops):
-        step(f"replace:{i}")
         try:
-            _apply_op(store, name, tmp)
+            _apply_op(store, name, tmp, files)
         except OSError as e:
             err = unwritable(e, store.dir)
             if err is None or i > 0:
                 raise
-            _abandon(store)
+            _abandon(store, files)
             raise err from None
-    step("dir_fsync")
-    finish(store)
+    finish(store, files)
 
 
-def _abandon(store: RegistryStore) -> None:
-    try:
-        os.unlink(journal_path(store.state_dir))
-    except FileNotFoundError:
-        pass
-    fsync_dir(store.state_dir)
-    _remove_temps(store)
+def _abandon(store: RegistryStore, files: DurableFiles) -> None:
+    files.unlink(journal_path(store.state_dir))
+    files.fsync_dir(store.state_dir)
+    _remove_temps(store, files)
 
 
-def _apply_op(store: RegistryStore, name: str, tmp: str | None) -> None:
+def _apply_op(store: RegistryStore, name: str, tmp: str | None, files: DurableFiles) -> None:
     if tmp is None:
-        try:
-            os.unlink(store.dir / name)
-        except FileNotFoundError:
-            pass
+        files.unlink(store.dir / name)
     else:
-        os.replace(store.dir / tmp, store.dir / name)
+        files.replace(store.dir / tmp, store.dir / name)
 
 
-def apply_ops(store: RegistryStore, journal: Journal) -> None:
+def apply_ops(store: RegistryStore, journal: Journal, files: DurableFiles = PLAIN) -> None:
     """Perform (or finish) the renames of a committed journal; idempotent."""
     for name, tmp in journal.ops:
-        target = store.dir / name
-        if tmp is None:
-            try:
-                os.unlink(target)
-            except FileNotFoundError:
-                pass
-            continue
-        src = store.dir / tmp
-        if src.exists():
-            os.replace(src, target)
+        if tmp is None or (store.dir / tmp).exists():
+            _apply_op(store, name, tmp, files)
 
 
-def finish(store: RegistryStore) -> None:
+def finish(store: RegistryStore, files: DurableFiles = PLAIN) -> None:
     if store.dir.is_dir():  # absent when a journal of another folder is being finished
-        fsync_dir(store.dir)
-    j = journal_path(store.state_dir)
-    try:
-        os.unlink(j)
-    except FileNotFoundError:
-        pass
-    fsync_dir(store.state_dir)
+        files.fsync_dir(store.dir)
+    files.unlink(journal_path(store.state_dir))
+    files.fsync_dir(store.state_dir)
 
 
 def needs_recovery(store: RegistryStore) -> bool:
@@ -174,7 +133,7 @@ def needs_recovery(store: RegistryStore) -> bool:
     ).exists()
 
 
-def recover(store: RegistryStore) -> str | None:
+def recover(store: RegistryStore, files: DurableFiles = PLAIN) -> str | None:
     """Finish or roll back an interrupted write.  Caller holds the registry lock.
 
     Returns ``"rolled forward"``, ``"rolled back"`` or None when there was nothing to do.
@@ -188,20 +147,19 @@ def recover(store: RegistryStore) -> str | None:
             journal = None  # cannot happen for a renamed-into-place journal; be safe
         target = _journal_target(store, journal) if journal is not None else None
         if journal is not None and target is not None:
-            apply_ops(target, journal)
+            apply_ops(target, journal, files)
             if target is not store:
-                _remove_temps(target)
-                fsync_dir(target.dir)
+                _remove_temps(target, files)
+                files.fsync_dir(target.dir)
             outcome = "rolled forward"
-        finish(store)
-    if _remove_temps(store):
+        finish(store, files)
+    if _remove_temps(store, files):
         outcome = outcome or "rolled back"
     stale_tmp = store.state_dir / (JOURNAL_NAME + ".tmp")
-    if stale_tmp.exists():
-        stale_tmp.unlink()
+    if stale_tmp.exists() and files.unlink(stale_tmp):
         outcome = outcome or "rolled back"
     if outcome == "rolled back" and store.dir.exists():
-        fsync_dir(store.dir)
+        files.fsync_dir(store.dir)
     return outcome
 
 
@@ -220,12 +178,8 @@ def _journal_target(store: RegistryStore, journal: Journal) -> RegistryStore | N
     return None
 
 
-def _remove_temps(store: RegistryStore) -> bool:
+def _remove_temps(store: RegistryStore, files: DurableFiles) -> bool:
     removed = False
     for name in store.temp_files():
-        try:
-            os.unlink(store.dir / name)
-        except FileNotFoundError:
-            continue
-        removed = True
+        removed = files.unlink(store.dir / name) or removed
     return removed
