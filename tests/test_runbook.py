@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, git, make_tree, run_regauto
-from regauto.registry.records import shard_of
 from regauto.durable import CRASH_ENV
+from regauto.registry.records import shard_of
 from test_doctor import holding_the_registry_lock, state_dir
 
 pytestmark = pytest.mark.timeout(120)

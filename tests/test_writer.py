@@ -96,13 +96,13 @@ class _Recording(DurableFiles):
     def _note(self, kind: str) -> None:
         self.steps.append(f"{kind}:{sum(s.startswith(kind + ':') for s in self.steps)}")
 
-    def _fill(self, fd: int, data: bytes) -> None:
+    def fill(self, fd: int, data: bytes) -> None:
         self._note("write")
-        super()._fill(fd, data)
+        super().fill(fd, data)
 
-    def _fsync(self, fd: int) -> None:
+    def sync_fd(self, fd: int) -> None:
         self._note("fsync")
-        super()._fsync(fd)
+        super().sync_fd(fd)
 
     def replace(self, src: Path, dst: Path) -> None:
         self._note("replace")

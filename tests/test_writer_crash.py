@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_regauto
-from regauto.registry import writer_stats
 from regauto.durable import CRASH_ENV
+from regauto.registry import writer_stats
 from registry_helpers import (
     Registry,
     cycle_changes,

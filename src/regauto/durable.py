@@ -33,8 +33,8 @@ class DurableFiles:
         """Create (or truncate) ``path``, write all of ``data`` and fsync it."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
-            self._fill(fd, data)
-            self._fsync(fd)
+            self.fill(fd, data)
+            self.sync_fd(fd)
         finally:
             os.close(fd)
 
@@ -56,11 +56,12 @@ class DurableFiles:
         finally:
             os.close(fd)
 
-    # The two halves of ``write``, apart so that a fault can land between them.
-    def _fill(self, fd: int, data: bytes) -> None:
+    # The two halves of ``write``, apart so that a fault can land between them
+    # (``durable_faults`` overrides them).
+    def fill(self, fd: int, data: bytes) -> None:
         write_all(fd, data)
 
-    def _fsync(self, fd: int) -> None:
+    def sync_fd(self, fd: int) -> None:
         os.fsync(fd)
 
 

@@ -56,17 +56,17 @@ class StepFaults(DurableFiles):
         self._at("dir_fsync", path)
         super().fsync_dir(path)
 
-    def _fill(self, fd: int, data: bytes) -> None:
+    def fill(self, fd: int, data: bytes) -> None:
         assert self._path is not None
         if self._hit("write", self._path) == "fault":
             write_all(fd, data[: len(data) // 2])  # a disk fills up part way through
         self._at("write", self._path)
-        super()._fill(fd, data)
+        super().fill(fd, data)
 
-    def _fsync(self, fd: int) -> None:
+    def sync_fd(self, fd: int) -> None:
         assert self._path is not None
         self._at("fsync", self._path)
-        super()._fsync(fd)
+        super().sync_fd(fd)
 
     def _hit(self, kind: str, path: Path) -> str | None:
         """Which armed variable (if any) names this step; does not count it."""

@@ -42,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from regauto.durable import write_all
+
 CHANGED = "changed while regauto was writing it; will retry"
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -146,9 +148,7 @@ class Swaps:
 
 
 def _write_durably(fd: int, data: bytes, mode: int) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    write_all(fd, data)
     os.fchmod(fd, stat.S_IMODE(mode))
     os.fdatasync(fd)
 

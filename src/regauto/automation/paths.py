@@ -12,7 +12,7 @@ from regauto.automation.tree import list_documents
 from regauto.errors import BadInputError
 from regauto.project import Project
 from regauto.registry.reader import open_reader
-from regauto.registry.store import line_key
+from regauto.registry.shard_lines import line_key
 
 
 def all_paths(project: Project) -> list[str]:

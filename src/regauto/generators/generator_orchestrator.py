@@ -35,15 +35,14 @@ Decisions:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from regauto import durable
 from regauto.config import Generator
 from regauto.errors import EXIT_CONFLICT, RegautoError, UsageError
 from regauto.generators import custom, marker, trust
@@ -71,7 +70,6 @@ STALE = "stale_output"
 EDITED = "edited_output"
 FIX = "regauto generate"
 ATTEMPTS = 4
-TMP_MARK = ".regauto-tmp"
 UNTRUSTED = "its python/command generator is not trusted in this clone: `regauto trust`"
 
 
@@ -254,8 +252,8 @@ def _body(gen: Generator, records: list[Record], project: Project) -> str:
 
 
 def _write(project: Project, gen: Generator, text: str) -> bool:
-    """Write ``text`` to ``gen.output`` atomically (temp file + ``os.replace``) unless it is
-    there already; the output's folder is created, an existing file keeps its mode."""
+    """Write ``text`` to ``gen.output`` atomically (``durable.replace_durably``) unless it
+    is there already; the output's folder is created, an existing file keeps its mode."""
     target = _checked_target(project, gen)
     data = text.encode("utf-8", "surrogateescape")
     try:
@@ -264,19 +262,7 @@ def _write(project: Project, gen: Generator, text: str) -> bool:
     except OSError:
         pass
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}{TMP_MARK}.{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    durable.replace_durably(target, data, keep_mode=True)
     return True
 
 

@@ -35,13 +35,12 @@ A merge that leaves no record writes an empty ``%A``; ``check`` reports the empt
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regauto import jsonload
+from regauto import durable, jsonload
 from regauto.errors import EXIT_DRIFT, BadInputError, RegautoError
 from regauto.registry import records
 
@@ -199,16 +198,7 @@ def _read(path: Path, label: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.regauto-tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    durable.replace_durably(path, text.encode("utf-8"), keep_mode=True)
 
 
 def _is_output(path: str) -> bool:

@@ -33,6 +33,7 @@ from regauto.reconcile.cache import Cache
 from regauto.reconcile.judge import mode_of_tags
 from regauto.registry import journal, records
 from regauto.registry.records import Record
+from regauto.registry.shard_lines import parse_line
 from regauto.registry.store import RegistryStore, gc_paused, hash_of_manifest
 
 SUMMARY = ("path", "doc_id", "id_mode", "kind", "tags", "role", "blob", "size")
@@ -218,9 +219,7 @@ def _parse(store: RegistryStore, name: str, old: Any) -> tuple[list[tuple[int, R
         if row is not None:
             out.append((i + 1, dict(row), ln, True))
             continue
-        rec = store._parse_line(name, i + 1, ln)
-        if not isinstance(rec, dict):
-            raise RegistryFormatError(f"{store.display(name)}:{i + 1}: not a JSON object")
+        rec = parse_line(store.display(name), i + 1, ln)
         out.append((i + 1, rec, ln, False))
     return out, text
 

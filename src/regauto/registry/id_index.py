@@ -21,7 +21,8 @@ from pathlib import Path
 
 from regauto import docid, statedb
 from regauto.registry.records import META_NAME
-from regauto.registry.store import RegistryStore, gc_paused, lines_ordered
+from regauto.registry.shard_lines import lines_ordered
+from regauto.registry.store import RegistryStore, gc_paused
 
 _MIGRATIONS = [
     """

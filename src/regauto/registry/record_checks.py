@@ -15,7 +15,7 @@ from regauto.errors import PatchError
 from regauto.project import check_rel
 from regauto.registry import records
 from regauto.registry.records import Record
-from regauto.registry.store import line_key
+from regauto.registry.shard_lines import line_key
 
 
 def checked_id(where: str, doc_id: Any) -> None:

@@ -20,15 +20,8 @@ from regauto.registry import record_checks, records
 from regauto.registry.id_index import IdIndex
 from regauto.registry.promotion_patch import PromotionPatch, merge_patch
 from regauto.registry.records import META_NAME, META_TEXT, Record
-from regauto.registry.store import (
-    RegistryStore,
-    ShardLines,
-    hash_of_manifest,
-    insertion_point,
-    lines_ordered,
-    path_bytes,
-    text_sha256,
-)
+from regauto.registry.shard_lines import ShardLines, insertion_point, lines_ordered, path_bytes
+from regauto.registry.store import RegistryStore, hash_of_manifest, text_sha256
 
 
 @dataclass
