@@ -15,7 +15,7 @@ import pytest
 from conftest import make_tree
 from pipeline_helpers import REGISTRY, commit_all, sync
 from regauto.project import Project
-from regauto.reconcile import fanout, plan, registry_view
+from regauto.reconcile import claims, fanout, registry_view
 from regauto.reconcile.reconciler import Reconciler
 
 FILES: dict[str, str | bytes] = {
@@ -62,7 +62,7 @@ def cold_check(repo: Path) -> list[tuple[Any, ...]]:
 def answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Force the workers; record whether each one answered."""
     monkeypatch.setattr(registry_view, "FANOUT_BYTES", 0)
-    monkeypatch.setattr(plan, "FANOUT_CLAIMS", 0)
+    monkeypatch.setattr(claims, "FANOUT_CLAIMS", 0)
     seen: list[bool] = []
     answer = fanout.Helper.answer
 
@@ -105,7 +105,7 @@ def test_a_failing_worker_changes_nothing_either(
         git_repo: Path, monkeypatch: pytest.MonkeyPatch, answers: list[bool]) -> None:
     alone = drifted_report_alone(git_repo, monkeypatch)
     monkeypatch.setattr(registry_view, "_healthy_shards", _fail)
-    monkeypatch.setattr(plan, "_claims_job", _fail)
+    monkeypatch.setattr(claims, "_claims_job", _fail)
     assert cold_check(git_repo) == alone
     assert answers and not any(answers)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from regauto.gitint import install
+from regauto.gitint import install, precommit_config
 from tests.conftest import git, make_tree, run_regauto
 from tests.hook_helpers import assert_commit_consistent
 from tests.test_hooks_precommit import pre_commit_home, regauto_hook_repo  # noqa: F401
@@ -45,7 +45,7 @@ def commit_all(repo: Path, msg: str, *extra: str) -> None:
 def use_framework(repo: Path, src: Path, rev: str) -> None:
     """regauto's hooks through the pre-commit framework, installed from a snapshot of this
     project's sources, every hook type regauto publishes."""
-    ids = "".join(f"      - id: {i}\n" for i in install.PRE_COMMIT_IDS)
+    ids = "".join(f"      - id: {i}\n" for i in precommit_config.PRE_COMMIT_IDS)
     (repo / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {src}\n    rev: {rev}\n    hooks:\n{ids}")
     types = [a for n in install.HOOK_NAMES for a in ("--hook-type", n)]

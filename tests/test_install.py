@@ -20,7 +20,7 @@ from conftest import REPO_ROOT, git, make_tree, run_regauto
 from regauto import proc
 from regauto.cli import git_entry
 from regauto.errors import UsageError
-from regauto.gitint import install
+from regauto.gitint import install, precommit_config
 
 # -- merge driver ------------------------------------------------------------------------------
 
@@ -488,19 +488,19 @@ def validate_config(repo: Path) -> None:
 
 def regauto_repos(repo: Path) -> list[dict[str, object]]:
     data = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
-    return [r for r in data["repos"] if r["repo"] == install.REPO_URL]
+    return [r for r in data["repos"] if r["repo"] == precommit_config.REPO_URL]
 
 
 def test_pre_commit_config_created_and_idempotent(git_repo: Path) -> None:
-    msg = install.install_pre_commit_config(git_repo)
-    assert install.PRE_COMMIT_INSTALL in msg
+    msg = precommit_config.install_pre_commit_config(git_repo)
+    assert precommit_config.PRE_COMMIT_INSTALL in msg
     assert "--hook-type pre-merge-commit" in msg and "--hook-type post-rewrite" in msg
     validate_config(git_repo)
     (entry_,) = regauto_repos(git_repo)
     assert entry_["rev"] == "v0.1.0"
-    assert [h["id"] for h in entry_["hooks"]] == list(install.PRE_COMMIT_IDS)  # type: ignore[attr-defined]
+    assert [h["id"] for h in entry_["hooks"]] == list(precommit_config.PRE_COMMIT_IDS)  # type: ignore[attr-defined]
     before = (git_repo / ".pre-commit-config.yaml").read_bytes()
-    assert "already" in install.install_pre_commit_config(git_repo)
+    assert "already" in precommit_config.install_pre_commit_config(git_repo)
     assert (git_repo / ".pre-commit-config.yaml").read_bytes() == before
 
 
@@ -528,21 +528,22 @@ ci:
 
 def test_pre_commit_config_extended_in_place(git_repo: Path) -> None:
     make_tree(git_repo, {".pre-commit-config.yaml": USER_CONFIG})
-    install.install_pre_commit_config(git_repo)
+    precommit_config.install_pre_commit_config(git_repo)
     text = (git_repo / ".pre-commit-config.yaml").read_text()
     for line in USER_CONFIG.splitlines():
         assert line in text.splitlines()
-    assert text.index("language: system") < text.index(install.REPO_URL) < text.index("# CI")
-    assert f"  - repo: {install.REPO_URL}\n    rev: v0.1.0\n" in text  # the user's indentation
+    url = precommit_config.REPO_URL
+    assert text.index("language: system") < text.index(url) < text.index("# CI")
+    assert f"  - repo: {url}\n    rev: v0.1.0\n" in text  # the user's indentation
     validate_config(git_repo)
     data = yaml.safe_load(text)
     assert [r["repo"] for r in data["repos"]] == [
         "https://github.com/psf/black",
         "local",
-        install.REPO_URL,
+        precommit_config.REPO_URL,
     ]
     assert data["ci"] == {"autofix_prs": False}
-    install.install_pre_commit_config(git_repo)
+    precommit_config.install_pre_commit_config(git_repo)
     assert (git_repo / ".pre-commit-config.yaml").read_text() == text
 
 
@@ -558,13 +559,13 @@ def test_pre_commit_config_not_understood_is_left_alone(
 ) -> None:
     make_tree(git_repo, {".pre-commit-config.yaml": content})
     with pytest.raises(UsageError, match=expected):
-        install.install_pre_commit_config(git_repo)
+        precommit_config.install_pre_commit_config(git_repo)
     assert (git_repo / ".pre-commit-config.yaml").read_text() == content
 
 
 def test_pre_commit_config_without_repos_key(git_repo: Path) -> None:
     make_tree(git_repo, {".pre-commit-config.yaml": "fail_fast: true"})
-    install.install_pre_commit_config(git_repo)
+    precommit_config.install_pre_commit_config(git_repo)
     validate_config(git_repo)
     assert len(regauto_repos(git_repo)) == 1
 
@@ -592,7 +593,7 @@ def test_pre_commit_hooks_manifest() -> None:
         assert hooks[f"regauto-{stage}"]["entry"] == f"regauto hook {stage}"
     assert hooks["regauto-check"]["stages"] == ["manual"]
     assert hooks["regauto-check"]["entry"] == "regauto check"
-    assert list(install.PRE_COMMIT_IDS) == [i for i in hooks if i != "regauto-check"]
+    assert list(precommit_config.PRE_COMMIT_IDS) == [i for i in hooks if i != "regauto-check"]
     p = subprocess.run(
         [sys.executable, "-m", "pre_commit", "validate-manifest", ".pre-commit-hooks.yaml"],
         cwd=REPO_ROOT,

@@ -13,7 +13,7 @@ from pathlib import Path
 from regauto import git, proc
 from regauto.doctor import FAIL, OK, WARN, Line
 from regauto.errors import ConfigError, UsageError
-from regauto.gitint import install
+from regauto.gitint import install, precommit_config
 from regauto.project import Project
 from regauto.registry.records import META_NAME
 
@@ -120,7 +120,7 @@ def hooks(project: Project) -> list[Line]:
         missing = [n for n, (kind, _) in states.items() if kind != "framework"]
         if missing:
             return [Line("hooks", FAIL, f"the pre-commit framework's {', '.join(missing)} "
-                         "hook is not installed", install.PRE_COMMIT_INSTALL)]
+                         "hook is not installed", precommit_config.PRE_COMMIT_INSTALL)]
         return [Line("hooks", OK, "installed by the pre-commit framework")]
     lines: list[Line] = []
     ours: list[Path] = []

@@ -6,7 +6,7 @@ then this; it lives here, not there, because the installer sits above the automa
 
 from __future__ import annotations
 
-from regauto.gitint import install
+from regauto.gitint import install, precommit_config
 from regauto.project import Project
 
 
@@ -24,5 +24,5 @@ def init_git(project: Project, hooks: str = "none") -> list[str]:
     if hooks == "git":
         done.extend(install.install_git_hooks(root, project.git_dir))
     elif hooks == "pre-commit":
-        done.append(install.install_pre_commit_config(root))
+        done.append(precommit_config.install_pre_commit_config(root))
     return done

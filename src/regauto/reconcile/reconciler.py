@@ -39,7 +39,8 @@ from regauto.project import Project
 from regauto.reconcile import drift as D
 from regauto.reconcile import ref_drift, registry_view, restore
 from regauto.reconcile.cache import Cache
-from regauto.reconcile.plan import Claims, Plan, ViewStale, fingerprint, make_plan
+from regauto.reconcile.claims import Claims, fingerprint
+from regauto.reconcile.plan import Plan, ViewStale, make_plan
 from regauto.reconcile.tree_state import MODE_GITLINK, TreeState, inclusion
 from regauto.registry.reader import open_reader
 from regauto.registry.store import gc_paused

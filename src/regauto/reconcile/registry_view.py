@@ -358,7 +358,7 @@ def verified_kept(project: Project) -> bool:
 def mark_verified(project: Project, view: RegistryView, fingerprint: str) -> None:
     """After a clean full check: every record of ``view`` is up to date with its file; keep
     what they describe for ``fast_map``."""
-    # A list (see plan.Verified.save: marshal sorts sets); duplicates are harmless.
+    # A list (see claims.Verified.save: marshal sorts sets); duplicates are harmless.
     entries = [f"{mode_of_tags(ln.rec['tags'])} {ln.rec['blob']} 0\t{ln.rec['path']}"
                for ln in view.lines]
     save_verified(project, view.manifest, entries, fingerprint)
