@@ -26,6 +26,9 @@ KINDS = ("write", "fsync", "replace", "unlink", "dir_fsync")
 
 
 class StepFaults(DurableFiles):
+    """Plain steps, but the one named by ``fault`` raises (once) and the one named by
+    ``crash`` kills the process; ``fired`` says which step it was."""
+
     def __init__(self, fault: str | None = None, crash: str | None = None) -> None:
         self._fault = _parse(fault)
         self._crash = _parse(crash)
