@@ -1,0 +1,163 @@
+"""Which committed files may refer to a renamed file, without reading them all (issue 13).
+
+The pre-commit hook rewrites the references to a file it renames.  Finding them by reading
+every Markdown/reST file (``git grep``) costs a second at 100k files; this index answers in
+milliseconds.  It lists, per file that can hold references (``references.can_refer``) in
+one commit (its *base*, the last ``HEAD`` it was brought to), the *names* the file
+mentions: every piece of its text between delimiters (white space, brackets, quotes, ``/``,
+``#``…), and each such piece cut at each of its dots (``a.b.md`` gives ``a.b.md``, ``a.b``
+and ``a``).  Any reference to ``x/stem.md`` writes the file's name as such a piece — after
+``/`` or a delimiter, before ``.``, ``#`` or a delimiter, or percent-encoded — so the files
+whose names include ``stem`` are every file ``git grep stem`` would find that can refer to
+it (a name holding a delimiter itself is not answered here: the caller greps).
+
+A query brings the base to the current ``HEAD`` first (the files the commits between
+changed are read again: after a commit, a few; with no base, every one), then adds the
+files the index stages differently from ``HEAD`` (read whole by the caller): what the
+commit will hold.  The index lives in its own database in the state dir (``refs.db``), a
+cache only: lost or corrupt, it is rebuilt from the repository at the next query.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from regauto import git, statedb
+from regauto.automation import references
+from regauto.errors import GitError
+
+DB_NAME = "refs.db"
+COMPONENT = "ref_index"
+MIGRATIONS = [
+    """
+    CREATE TABLE ref_index_base (one INTEGER PRIMARY KEY CHECK (one = 1), base TEXT NOT NULL);
+    CREATE TABLE ref_index_files (id INTEGER PRIMARY KEY, path BLOB NOT NULL UNIQUE);
+    CREATE TABLE ref_index_names (name BLOB NOT NULL, file INTEGER NOT NULL,
+                                  PRIMARY KEY (name, file)) WITHOUT ROWID;
+    CREATE INDEX ref_index_names_of_file ON ref_index_names (file);
+    """,
+]
+_DELIMITERS = rb"\s()\[\]<>{}\"'`|,;:=/#?"
+_SPLIT = re.compile(rb"[" + _DELIMITERS + rb"]+|%2[fF]")
+_HAS_DELIMITER = re.compile(rb"[" + _DELIMITERS + rb"]|%2[fF]")
+_EMPTY_TREES = {40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+                64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"}
+
+
+def names_in(data: bytes) -> set[bytes]:
+    """The names ``data`` mentions (see the module's docstring)."""
+    out: set[bytes] = set()
+    for piece in _SPLIT.split(data):
+        if not piece:
+            continue
+        out.add(piece)
+        dot = piece.find(b".", 1)
+        while dot != -1:
+            out.add(piece[:dot])
+            dot = piece.find(b".", dot + 1)
+    return out
+
+
+def answers(words: Iterable[str]) -> bool:
+    """Whether the index can tell the files mentioning ``words``."""
+    return not any(_HAS_DELIMITER.search(_enc(w)) for w in words)
+
+
+def mentioning(root: Path, state_dir: Path, words: list[str]) -> list[str] | None:
+    """The files that may mention one of ``words`` in what the next commit holds
+    (``HEAD`` and the staged changes); None when the index cannot tell (no commit yet, a
+    word with a delimiter, another process moving the base meanwhile): the caller greps."""
+    if not words or not answers(words):
+        return None
+    try:
+        head = git.commit_of(root, "HEAD")
+        if head is None:
+            return None
+        staged = git.staged_changes(root)
+        conn = statedb.connect(state_dir, DB_NAME)
+    except (GitError, OSError, sqlite3.Error):
+        return None
+    try:
+        statedb.migrate(conn, COMPONENT, MIGRATIONS)
+        if not _bring_to(conn, root, head):
+            return None
+        found = set(_lookup(conn, [_enc(w) for w in words]))
+    except (GitError, sqlite3.Error):
+        return None
+    finally:
+        conn.close()
+    for c in staged:
+        found.discard(c.path)
+        if c.status == "R" and c.old_path is not None:
+            found.discard(c.old_path)
+    found.update(c.path for c in staged if c.blob is not None and references.can_refer(c.path))
+    return sorted(found)
+
+
+def _enc(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _lookup(conn: sqlite3.Connection, names: list[bytes]) -> list[str]:
+    marks = ",".join("?" * len(names))
+    rows = conn.execute(
+        "SELECT DISTINCT f.path FROM ref_index_names n JOIN ref_index_files f ON f.id = n.file"
+        f" WHERE n.name IN ({marks})", names).fetchall()
+    return [bytes(r[0]).decode("utf-8", "surrogateescape") for r in rows]
+
+
+def _base(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT base FROM ref_index_base").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _bring_to(conn: sqlite3.Connection, root: Path, head: str) -> bool:
+    """Make the index that of ``head``; False if another process moved it meanwhile.
+    The files are read outside the write transaction, which only checks that the base is
+    still the one the changes were computed from."""
+    base = _base(conn)
+    if base == head:
+        return True
+    changes = None
+    if base is not None:
+        try:
+            changes = git.changes_between(root, base, head)
+        except GitError:  # the old base is gone (history rewritten, objects pruned)
+            base = None
+    if changes is None:
+        empty = _EMPTY_TREES.get(len(head))
+        if empty is None:
+            return False
+        changes = git.changes_between(root, empty, head)
+    gone = {c.old_path for c in changes if c.status == "R" and c.old_path}
+    gone |= {c.path for c in changes if c.blob is None}
+    fresh = {c.path: c.blob for c in changes
+             if c.blob is not None and c.mode != "160000" and references.can_refer(c.path)}
+    blobs = git.cat_blobs(root, list(fresh.values()))
+    with statedb.transaction(conn):
+        if _base(conn) != base:
+            return False
+        if base is None:
+            conn.execute("DELETE FROM ref_index_names")
+            conn.execute("DELETE FROM ref_index_files")
+        else:
+            _forget(conn, gone | fresh.keys())
+        for path, blob in fresh.items():
+            cur = conn.execute("INSERT INTO ref_index_files (path) VALUES (?)", (_enc(path),))
+            conn.executemany("INSERT INTO ref_index_names (name, file) VALUES (?, ?)",
+                             ((n, cur.lastrowid) for n in names_in(blobs[blob])))
+        conn.execute("INSERT INTO ref_index_base (one, base) VALUES (1, ?) ON CONFLICT (one)"
+                     " DO UPDATE SET base = excluded.base", (head,))
+    return True
+
+
+def _forget(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
+    for path in paths:
+        row = conn.execute("SELECT id FROM ref_index_files WHERE path = ?",
+                           (_enc(path),)).fetchone()
+        if row is not None:
+            conn.execute("DELETE FROM ref_index_names WHERE file = ?", (row[0],))
+            conn.execute("DELETE FROM ref_index_files WHERE id = ?", (row[0],))
