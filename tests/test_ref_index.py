@@ -4,6 +4,7 @@ without reading every document — in committed files, as HEAD moves, after the 
 from __future__ import annotations
 
 import posixpath
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import git, make_tree, run_regauto
-from regauto.automation.ref_index import answers, names_in
+from regauto.automation.ref_index import answers, mentioning, names_in
 from regauto.automation.references import scan
 from test_references import MARKDOWN, NAV, RST
 
@@ -78,3 +79,18 @@ def test_the_hook_rewrites_links_in_committed_files(git_repo: Path,
     w = adr(4, "use-w")
     assert git(git_repo, "show", "HEAD:guide/w.md") == f"[W](../{w})\n"
     assert git(git_repo, "status", "--porcelain") == ""
+
+
+def test_an_index_whose_base_is_gone_is_rebuilt(git_repo: Path) -> None:
+    state = git_repo / ".git" / "regauto"
+    make_tree(git_repo, {"docs/a.md": "[x](../x.md)\n", "docs/b.md": "no link\n"})
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "--no-verify", "-m", "a")
+    assert mentioning(git_repo, state, ["x"]) == ["docs/a.md"]
+    with sqlite3.connect(state / "refs.db") as conn:  # history rewritten, pruned
+        conn.execute("UPDATE ref_index_base SET base = ?", ("f" * 40,))
+    make_tree(git_repo, {"docs/c.md": "[x](../x.md#y)\n"})
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "--no-verify", "-m", "c")
+    git(git_repo, "rm", "-q", "--cached", "docs/a.md")  # staged: no longer in the commit
+    assert mentioning(git_repo, state, ["x"]) == ["docs/c.md"]

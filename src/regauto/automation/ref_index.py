@@ -14,8 +14,11 @@ it (a name holding a delimiter itself is not answered here: the caller greps).
 A query brings the base to the current ``HEAD`` first (the files the commits between
 changed are read again: after a commit, a few; with no base, every one), then adds the
 files the index stages differently from ``HEAD`` (read whole by the caller): what the
-commit will hold.  The index lives in its own database in the state dir (``refs.db``), a
-cache only: lost or corrupt, it is rebuilt from the repository at the next query.
+commit will hold.  A link only in an unstaged edit is not part of the commit and is not
+looked for (finding those would stat every document); ``check --references all`` reports
+it, and ``fix`` rewrites it.  The index lives in its own database in
+the state dir (``refs.db``), a cache only: lost or corrupt, it is rebuilt from the
+repository at the next query.
 """
 
 from __future__ import annotations
@@ -31,13 +34,12 @@ from regauto.errors import GitError
 
 DB_NAME = "refs.db"
 COMPONENT = "ref_index"
+# One row per file, its names NUL-separated (NUL before the first and after the last): a
+# query is one pass of ``instr`` over a few MB, and a full build inserts one row per file.
 MIGRATIONS = [
     """
     CREATE TABLE ref_index_base (one INTEGER PRIMARY KEY CHECK (one = 1), base TEXT NOT NULL);
-    CREATE TABLE ref_index_files (id INTEGER PRIMARY KEY, path BLOB NOT NULL UNIQUE);
-    CREATE TABLE ref_index_names (name BLOB NOT NULL, file INTEGER NOT NULL,
-                                  PRIMARY KEY (name, file)) WITHOUT ROWID;
-    CREATE INDEX ref_index_names_of_file ON ref_index_names (file);
+    CREATE TABLE ref_index_files (path BLOB PRIMARY KEY, names BLOB NOT NULL) WITHOUT ROWID;
     """,
 ]
 _DELIMITERS = rb"\s()\[\]<>{}\"'`|,;:=/#?"
@@ -101,11 +103,14 @@ def _enc(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+def _packed(names: set[bytes]) -> bytes:
+    return b"\0" + b"\0".join(sorted(names)) + b"\0"
+
+
 def _lookup(conn: sqlite3.Connection, names: list[bytes]) -> list[str]:
-    marks = ",".join("?" * len(names))
-    rows = conn.execute(
-        "SELECT DISTINCT f.path FROM ref_index_names n JOIN ref_index_files f ON f.id = n.file"
-        f" WHERE n.name IN ({marks})", names).fetchall()
+    where = " OR ".join(["instr(names, ?) > 0"] * len(names))
+    rows = conn.execute(f"SELECT path FROM ref_index_files WHERE {where}",
+                        [b"\0" + n + b"\0" for n in names]).fetchall()
     return [bytes(r[0]).decode("utf-8", "surrogateescape") for r in rows]
 
 
@@ -125,39 +130,31 @@ def _bring_to(conn: sqlite3.Connection, root: Path, head: str) -> bool:
     if base is not None:
         try:
             changes = git.changes_between(root, base, head)
-        except GitError:  # the old base is gone (history rewritten, objects pruned)
-            base = None
+        except GitError:
+            pass  # the old base is gone (history rewritten, objects pruned): rebuild
+    whole = changes is None
     if changes is None:
         empty = _EMPTY_TREES.get(len(head))
         if empty is None:
             return False
         changes = git.changes_between(root, empty, head)
-    gone = {c.old_path for c in changes if c.status == "R" and c.old_path}
-    gone |= {c.path for c in changes if c.blob is None}
+    gone = {c.path for c in changes} | {c.old_path for c in changes
+                                         if c.status == "R" and c.old_path}
     fresh = {c.path: c.blob for c in changes
              if c.blob is not None and c.mode != "160000" and references.can_refer(c.path)}
     blobs = git.cat_blobs(root, list(fresh.values()))
     with statedb.transaction(conn):
         if _base(conn) != base:
             return False
-        if base is None:
-            conn.execute("DELETE FROM ref_index_names")
+        if whole:
             conn.execute("DELETE FROM ref_index_files")
         else:
-            _forget(conn, gone | fresh.keys())
-        for path, blob in fresh.items():
-            cur = conn.execute("INSERT INTO ref_index_files (path) VALUES (?)", (_enc(path),))
-            conn.executemany("INSERT INTO ref_index_names (name, file) VALUES (?, ?)",
-                             ((n, cur.lastrowid) for n in names_in(blobs[blob])))
+            conn.executemany("DELETE FROM ref_index_files WHERE path = ?",
+                             ((_enc(p),) for p in gone))
+        conn.executemany("INSERT OR REPLACE INTO ref_index_files (path, names) VALUES (?, ?)",
+                         ((_enc(path), _packed(names_in(blobs[blob])))
+                          for path, blob in fresh.items()))
         conn.execute("INSERT INTO ref_index_base (one, base) VALUES (1, ?) ON CONFLICT (one)"
                      " DO UPDATE SET base = excluded.base", (head,))
     return True
 
-
-def _forget(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
-    for path in paths:
-        row = conn.execute("SELECT id FROM ref_index_files WHERE path = ?",
-                           (_enc(path),)).fetchone()
-        if row is not None:
-            conn.execute("DELETE FROM ref_index_names WHERE file = ?", (row[0],))
-            conn.execute("DELETE FROM ref_index_files WHERE id = ?", (row[0],))
