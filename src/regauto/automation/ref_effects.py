@@ -94,16 +94,18 @@ def names_of(moved: Iterable[str]) -> list[str]:
     return list(out)
 
 
-def candidates(project: Project, moved: Iterable[str], *, untracked: bool = True) -> list[str]:
+def candidates(project: Project, moved: Iterable[str], *, untracked: bool = True,
+               staged: Mapping[str, bool] | None = None) -> list[str]:
     """The documents that may refer to ``moved``: those mentioning one of their names, else
     every document that can hold references.  ``untracked=False`` (the hook): what the
-    commit will hold, from the reference index (``ref_index``); otherwise, and when the
-    index cannot tell, the work tree's files through ``git grep``."""
+    commit will hold, from the reference index (``ref_index``; ``staged``: the staged
+    changes, if the caller has them); otherwise, and when the index cannot tell, the work
+    tree's files through ``git grep``."""
     words = names_of(moved)
     if project.is_git and words and not untracked:
         from regauto.automation import ref_index
 
-        indexed = ref_index.mentioning(project.root, project.state_dir, words)
+        indexed = ref_index.mentioning(project.root, project.state_dir, words, staged)
         if indexed is not None:
             return indexed
     if project.is_git and words:

@@ -1,31 +1,32 @@
 """Which committed files may refer to a renamed file, without reading them all (issue 13).
 
 The pre-commit hook rewrites the references to a file it renames.  Finding them by reading
-every Markdown/reST file (``git grep``) costs a second at 100k files; this index answers in
-milliseconds.  It lists, per file that can hold references (``references.can_refer``) in
-one commit (its *base*, the last ``HEAD`` it was brought to), the *names* the file
-mentions: every piece of its text between delimiters (white space, brackets, quotes, ``/``,
-``#``…), and each such piece cut at each of its dots (``a.b.md`` gives ``a.b.md``, ``a.b``
-and ``a``).  Any reference to ``x/stem.md`` writes the file's name as such a piece — after
-``/`` or a delimiter, before ``.``, ``#`` or a delimiter, or percent-encoded — so the files
-whose names include ``stem`` are every file ``git grep stem`` would find that can refer to
-it (a name holding a delimiter itself is not answered here: the caller greps).
+every Markdown/reST file (``git grep``) costs in proportion to the repository; this index
+answers from one pass over a small database.  It lists, per file that can hold references
+(``references.can_refer``) in one commit (its *base*, the last ``HEAD`` it was brought
+to), the *names* the file mentions: every piece of its text between delimiters (white
+space, brackets, quotes, ``/``, ``#``…), and each such piece cut at each of its dots
+(``a.b.md`` gives ``a.b.md``, ``a.b`` and ``a``).  Any reference to ``x/stem.md`` writes
+the file's name as such a piece — after ``/`` or a delimiter, before ``.``, ``#`` or a
+delimiter, or percent-encoded — so the files whose names include ``stem`` are every file
+``git grep stem`` would find that can refer to it (a name holding a delimiter itself is
+not answered here: the caller greps).
 
 A query brings the base to the current ``HEAD`` first (the files the commits between
 changed are read again: after a commit, a few; with no base, every one), then adds the
 files the index stages differently from ``HEAD`` (read whole by the caller): what the
 commit will hold.  A link only in an unstaged edit is not part of the commit and is not
 looked for (finding those would stat every document); ``check --references all`` reports
-it, and ``fix`` rewrites it.  The index lives in its own database in
-the state dir (``refs.db``), a cache only: lost or corrupt, it is rebuilt from the
-repository at the next query.
+it, and ``fix`` rewrites it.  The index lives in its own database in the state dir
+(``refs.db``), a cache only: lost or corrupt, it is rebuilt from the repository at the
+next query.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from regauto import git, statedb
@@ -45,6 +46,7 @@ MIGRATIONS = [
 _DELIMITERS = rb"\s()\[\]<>{}\"'`|,;:=/#?"
 _SPLIT = re.compile(rb"[" + _DELIMITERS + rb"]+|%2[fF]")
 _HAS_DELIMITER = re.compile(rb"[" + _DELIMITERS + rb"]|%2[fF]")
+_READ_BATCH = 5000
 _EMPTY_TREES = {40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
                 64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"}
 
@@ -68,17 +70,20 @@ def answers(words: Iterable[str]) -> bool:
     return not any(_HAS_DELIMITER.search(_enc(w)) for w in words)
 
 
-def mentioning(root: Path, state_dir: Path, words: list[str]) -> list[str] | None:
+def mentioning(root: Path, state_dir: Path, words: list[str],
+               staged: Mapping[str, bool] | None = None) -> list[str] | None:
     """The files that may mention one of ``words`` in what the next commit holds
-    (``HEAD`` and the staged changes); None when the index cannot tell (no commit yet, a
-    word with a delimiter, another process moving the base meanwhile): the caller greps."""
+    (``HEAD`` and the staged changes; ``staged``: those, path -> still in the index, when
+    the caller has them); None when the index cannot tell (no commit yet, a word with a
+    delimiter, another process moving the base meanwhile): the caller greps."""
     if not words or not answers(words):
         return None
     try:
         head = git.commit_of(root, "HEAD")
         if head is None:
             return None
-        staged = git.staged_changes(root)
+        if staged is None:
+            staged = _staged(root)
         conn = statedb.connect(state_dir, DB_NAME)
     except (GitError, OSError, sqlite3.Error):
         return None
@@ -91,12 +96,18 @@ def mentioning(root: Path, state_dir: Path, words: list[str]) -> list[str] | Non
         return None
     finally:
         conn.close()
-    for c in staged:
-        found.discard(c.path)
-        if c.status == "R" and c.old_path is not None:
-            found.discard(c.old_path)
-    found.update(c.path for c in staged if c.blob is not None and references.can_refer(c.path))
+    found.difference_update(staged)
+    found.update(p for p, present in staged.items() if present and references.can_refer(p))
     return sorted(found)
+
+
+def _staged(root: Path) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    for c in git.staged_changes(root):
+        out[c.path] = c.blob is not None
+        if c.status == "R" and c.old_path is not None:
+            out[c.old_path] = False
+    return out
 
 
 def _enc(text: str) -> bytes:
@@ -140,9 +151,13 @@ def _bring_to(conn: sqlite3.Connection, root: Path, head: str) -> bool:
         changes = git.changes_between(root, empty, head)
     gone = {c.path for c in changes} | {c.old_path for c in changes
                                          if c.status == "R" and c.old_path}
-    fresh = {c.path: c.blob for c in changes
-             if c.blob is not None and c.mode != "160000" and references.can_refer(c.path)}
-    blobs = git.cat_blobs(root, list(fresh.values()))
+    fresh = [(c.path, c.blob) for c in changes
+             if c.blob is not None and c.mode != "160000" and references.can_refer(c.path)]
+    rows = []
+    for at in range(0, len(fresh), _READ_BATCH):  # a batch's blobs in memory at a time
+        batch = fresh[at:at + _READ_BATCH]
+        blobs = git.cat_blobs(root, [blob for _, blob in batch])
+        rows += [(_enc(path), _packed(names_in(blobs[blob]))) for path, blob in batch]
     with statedb.transaction(conn):
         if _base(conn) != base:
             return False
@@ -152,8 +167,7 @@ def _bring_to(conn: sqlite3.Connection, root: Path, head: str) -> bool:
             conn.executemany("DELETE FROM ref_index_files WHERE path = ?",
                              ((_enc(p),) for p in gone))
         conn.executemany("INSERT OR REPLACE INTO ref_index_files (path, names) VALUES (?, ?)",
-                         ((_enc(path), _packed(names_in(blobs[blob])))
-                          for path, blob in fresh.items()))
+                         rows)
         conn.execute("INSERT INTO ref_index_base (one, base) VALUES (1, ?) ON CONFLICT (one)"
                      " DO UPDATE SET base = excluded.base", (head,))
     return True
