@@ -191,3 +191,14 @@ def test_doc_id_minutes_at_the_edges(minute: str, real: bool) -> None:
     assert docid.is_valid(minute + "0001") is real
     if real:
         assert docid.minute_of(minute + "0001").strftime("%Y%m%d%H%M") == minute
+
+
+def test_peek_shows_the_next_allocation_and_reserves_nothing(tmp_path: Path) -> None:
+    alloc = IdAllocator(tmp_path)
+    for floor in (None, "2026112621050100", None):  # a fresh minute, then continuing
+        peeked = alloc.peek(3, floor=floor, now=NOW)
+        assert alloc.peek(3, floor=floor, now=NOW) == peeked  # nothing was reserved
+        assert IdAllocator(tmp_path).allocate(3, floor=floor, now=NOW) == peeked
+    # spilling into a fresh minute is foreseen too
+    spill = alloc.peek(3, floor="2026112621059998", now=NOW)
+    assert alloc.allocate(3, floor="2026112621059998", now=NOW) == spill

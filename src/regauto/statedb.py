@@ -25,15 +25,16 @@ BUSY_TIMEOUT_MS = 30_000
 _local = threading.local()
 
 
-def connect(state_dir: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the state database in WAL mode with a busy timeout.
+def connect(state_dir: Path, name: str = DB_NAME) -> sqlite3.Connection:
+    """Open (creating if needed) the state database in WAL mode with a busy timeout
+    (``name``: another database file of the state dir, a large cache kept apart).
 
     ``isolation_level=None`` hands transaction control to :func:`transaction`.  A corrupt
     database is moved aside and replaced by an empty one (see :mod:`regauto.statedb_heal`):
     everything in it is a cache or can start over, and a commit must never wait on it.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / DB_NAME
+    path = state_dir / name
     try:
         conn = _open(path)
         if not statedb_heal.suspect(path, conn):

@@ -94,11 +94,20 @@ def names_of(moved: Iterable[str]) -> list[str]:
     return list(out)
 
 
-def candidates(project: Project, moved: Iterable[str], *, untracked: bool = True) -> list[str]:
-    """The documents that may refer to ``moved``: those mentioning one of their names
-    (``git grep``; ``untracked=False``: only files in the index, as a commit holds), else
-    every document that can hold references."""
+def candidates(project: Project, moved: Iterable[str], *, untracked: bool = True,
+               staged: Mapping[str, bool] | None = None) -> list[str]:
+    """The documents that may refer to ``moved``: those mentioning one of their names, else
+    every document that can hold references.  ``untracked=False`` (the hook): what the
+    commit will hold, from the reference index (``ref_index``; ``staged``: the staged
+    changes, if the caller has them); otherwise, and when the index cannot tell, the work
+    tree's files through ``git grep``."""
     words = names_of(moved)
+    if project.is_git and words and not untracked:
+        from regauto.automation import ref_index
+
+        indexed = ref_index.mentioning(project.root, project.state_dir, words, staged)
+        if indexed is not None:
+            return indexed
     if project.is_git and words:
         found = git.files_mentioning(project.root, words, PATHSPECS, untracked=untracked)
         if found is not None:

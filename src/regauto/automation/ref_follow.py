@@ -27,10 +27,13 @@ def _planned(pipe: Pipeline, result: PipelineResult
     renames = [a for a in result.actions if a.kind == "rename"]
     moved = {a.path: a.new_path for a in renames}
     doc_of = {a.new_path: a.doc_id for a in renames}
-    # The hook (reading the index) looks only at files in the index: what the commit holds.
-    tracked_only = isinstance(pipe.source, Index)
+    # The hook (reading the index) looks only at what the commit holds.
+    source = pipe.source
+    tracked_only = isinstance(source, Index)
+    staged = source.staged if isinstance(source, Index) else None
     plans = ref_effects.plan(project.root, project.config,
-                             ref_effects.candidates(project, moved, untracked=not tracked_only),
+                             ref_effects.candidates(project, moved, untracked=not tracked_only,
+                                                    staged=staged),
                              moved)
     return plans, doc_of
 

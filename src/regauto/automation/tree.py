@@ -197,6 +197,9 @@ class Index:
         self.root = root
         self.skipped: dict[str, str] = {}
         self._entries: dict[str, git.IndexEntry | None] = dict(known or {})
+        # The paths the caller's staged diff names (True: in the index), None without one.
+        self.staged: dict[str, bool] | None = (
+            None if known is None else {p: e is not None for p, e in known.items()})
 
     def _lookup(self, paths: list[str]) -> None:
         missing = [p for p in paths if p not in self._entries]

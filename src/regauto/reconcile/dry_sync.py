@@ -4,7 +4,8 @@ renames, headers, reference rewrites, new ids — with nothing changed.
 The pipeline itself runs through dry seams: effects that record the renames, headers and
 reference rewrites (pending actions) instead of making them, a writer that keeps the patch
 instead of applying it, and ids planned without being reserved.  New
-ids are the ones the next allocation would give unless another allocation comes first.
+ids are those the next allocation in this clone gives (``IdAllocator.peek``): the same
+unless another allocation comes first or the UTC minute turns in between.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class SyncPlan:
 def plan_sync(project: Project, paths: list[str]) -> SyncPlan:
     # A plan never depends on descriptors.
     pipe = Pipeline(project, reason="sync --dry-run", effects=DryEffects(project.root),
-                    allocator=Planned(), writer=DryWriter(open_writer(project)), describe=False)
+                    allocator=Planned(project.state_dir), writer=DryWriter(open_writer(project)),
+                    describe=False)
     result: PipelineResult = pipe.run(paths)
     config = project.config
     untouched = [p for p in list_documents(project.root, config, project.is_git)

@@ -126,7 +126,8 @@ def _dry_run(project: Project, targets: list[str], format: SyncFormat) -> int:
         if not plan.lines():
             say("nothing to do")
     if plan.new_ids:
-        say("(the ids of new files are planned here; sync assigns them when it runs)")
+        say("(sync assigns these very ids if run in the same UTC minute with no other "
+            "allocation between; later, the ids of a later minute)")
     return 0
 
 
