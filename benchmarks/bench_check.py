@@ -113,6 +113,16 @@ def _git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, env=_env(), check=True, capture_output=True)
 
 
+def cpu_share(seconds: float = 0.5) -> float:
+    """CPU time over wall time of a busy loop in this process: 1.0 on an idle core, less
+    as other processes take the machine's cores (a wall time is then that many times
+    longer than the same work alone)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    while time.process_time() - c0 < seconds:
+        sum(range(10_000))
+    return (time.process_time() - c0) / (time.perf_counter() - t0)
+
+
 def _name(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 else str(n)
 
@@ -162,7 +172,7 @@ def bench_size(n: int, work: Path, *, fix_edits: bool = False,
     root, rows = prepare(n, work)
     clone = fresh_clone(root, work)
     state = clone / ".git" / "regauto"
-    load = os.getloadavg()[0]
+    load, share = os.getloadavg()[0], cpu_share()
     status = _samples(["git", "status"], clone)
     cold = _samples(_regauto("-q", "check"), clone,
                     before=lambda: shutil.rmtree(state, ignore_errors=True))
@@ -186,6 +196,8 @@ def bench_size(n: int, work: Path, *, fix_edits: bool = False,
             w / st <= WARM_RATIO if judged else None),
         Row("check", name, "load average (1 min), before → after",
             f"{load:.1f} → {os.getloadavg()[0]:.1f}"),
+        Row("check", name, "CPU share of a busy loop, before → after (1 = idle)",
+            f"{share:.2f} → {cpu_share():.2f}"),
     ]
     if fix_edits:
         rows += _fix_rows(name, clone)

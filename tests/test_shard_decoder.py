@@ -75,6 +75,8 @@ CASES: dict[str, bytes] = {
     "blob with a newline": (canonical_line({**RECS[0], "blob": RECS[0]["blob"] + "\n"})
                             + "\n").encode(),
     "bad date": (canonical_line({**RECS[0], "doc_id": "2026139922470001"}) + "\n").encode(),
+    "sequence 0": (canonical_line({**RECS[0], "doc_id": "2026010112000000"}) + "\n").encode(),
+    "years ahead": (canonical_line({**RECS[0], "doc_id": "2099010112000001"}) + "\n").encode(),
     "unsorted tags": (canonical_line({**RECS[0], "tags": ["text", "file"]}) + "\n").encode(),
     "dot-dot path": (canonical_line({**RECS[0], "path": "a/../x.py"}) + "\n").encode(),
     "invalid UTF-8": (LINE + "\n").encode().replace(b"a/x.py", b"a/\xff.py"),

@@ -3,7 +3,8 @@
 Git hooks call ``regauto hook …`` and ``regauto merge-driver …`` on every commit, checkout
 and merge, so those two go through a small argparse front end that never imports typer
 or rich (a typer+rich ``--help`` alone costs ~240 ms; the hook's budget is the
-pre-commit framework's own ~200 ms).  Everything else goes to the typer app.
+pre-commit framework's own ~200 ms).  ``check``, which CI runs on every push, has its
+own for its common forms (``cli.check_entry``).  Everything else goes to the typer app.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         from regauto.cli.git_entry import main as fast_main
 
         return fast_main(args)
+    if _first_command(args) == "check":
+        from regauto.cli.check_entry import main as check_main
+
+        rc = check_main(args)
+        if rc is not None:
+            return rc
     from regauto.cli.app import main as app_main
 
     return app_main(args)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable, Collection
@@ -29,6 +30,12 @@ NEVER_RENAME_PATTERNS: tuple[str, ...] = (
     "README*", "LICENSE*", "CHANGELOG*", "CONTRIBUTING*", "__init__.py", "__main__.py",
     "conftest.py", "setup.py", "pyproject.toml", ".*",
 )
+# The patterns as one regex (``fnmatchcase`` of any of them), and the words that also match
+# as a whole stem in any case: asked of every prefix-mode file a check judges.
+_NEVER_RENAME_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})"
+                                       for p in NEVER_RENAME_PATTERNS))
+_NEVER_RENAME_STEMS = frozenset(p[:-1].lower() for p in NEVER_RENAME_PATTERNS
+                                if p.endswith("*"))
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
 _PREFIX_BYTES = 17  # "<16 digits>_"
@@ -50,13 +57,8 @@ def never_renamed(rel_path: str, named: Collection[str] = ()) -> bool:
     if rel_path in named or any(part.startswith(".") for part in parts[:-1]):
         return True
     name = parts[-1]
-    stem = name.split(".", 1)[0].lower()
-    for pattern in NEVER_RENAME_PATTERNS:
-        if fnmatch.fnmatchcase(name, pattern):
-            return True
-        if pattern.endswith("*") and stem == pattern[:-1].lower():
-            return True
-    return False
+    return (_NEVER_RENAME_RE.match(name) is not None
+            or name.split(".", 1)[0].lower() in _NEVER_RENAME_STEMS)
 
 
 def prefix_fits(rel_path: str) -> bool:

@@ -45,12 +45,13 @@ command that repairs it all.
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from regauto.reconcile.drift import Drift, Report, sort_drifts
 from regauto.textout import json_text, shown, undecodable_shown
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FIX_COMMAND = "regauto fix"
 
@@ -83,6 +84,10 @@ def print_text(console: Console, report: Report, last_line: str | None = None) -
     if report.clean:
         console.print("regauto check: clean — the registry matches the tree")
         return
+    # Imported here: CI's formats (json, github) and a quiet clean check never need rich.
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="registry drift", show_lines=False)
     for col in ("kind", "path", "doc_id", "detail"):
         table.add_column(col, overflow="fold")

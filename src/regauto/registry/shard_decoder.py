@@ -28,8 +28,7 @@ from typing import Any, Literal
 import msgspec
 
 from regauto import docid
-from regauto.errors import BadInputError
-from regauto.project import check_rel
+from regauto.project import rels_ok
 from regauto.registry import records
 
 
@@ -117,8 +116,13 @@ def _valid(name: str, recs: list[Rec]) -> bool:
     tags = [r.tags for r in recs]
     if not (set(map(len, blobs)) == {40} and _HEX.fullmatch("".join(blobs))):
         return False
-    if not (set(map(len, ids)) == {16} and _DIGITS.fullmatch("".join(ids))
-            and all(map(docid.is_valid, ids))):
+    if not (set(map(len, ids)) == {16} and _DIGITS.fullmatch("".join(ids))):
+        return False
+    # 16 digits each: ``docid.is_valid`` then asks for a sequence of at least 1 and a
+    # real minute not too far ahead — asked once per minute (ids come in runs of one).
+    if "0000\0" in "\0".join(ids) + "\0":
+        return False
+    if not all(docid.is_valid(minute + "0001") for minute in {i[:12] for i in ids}):
         return False
     if not all(r.kind for r in recs) or min(r.size for r in recs) < 0:
         return False
@@ -129,9 +133,4 @@ def _valid(name: str, recs: list[Rec]) -> bool:
         return False  # out of order, or one path twice
     if set(map(records.shard_of, paths)) != {name}:
         return False
-    try:
-        for p in paths:
-            check_rel(p)  # stricter than the record rule (``records.problems``) itself
-    except BadInputError:
-        return False
-    return True
+    return rels_ok(paths)  # ``check_rel``: stricter than the record rule itself

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from regauto.cli.context import STATE, err, out, say
+from regauto.cli.context import STATE, err, say
 from regauto.cli.options import chosen, command
 
 if TYPE_CHECKING:
@@ -76,34 +76,9 @@ def check_cmd(
 
         return check_commit(STATE.project(), rev, staged=staged, format=format.value,
                             diff=diff, base=base)
-    return _check_here(format, diff, base, references.value if references else None)
+    from regauto.cli.commands.check_here import check_here
 
-
-def _check_here(format: CheckFormat, diff: bool, base: str | None,
-                references: str | None) -> int:
-    from regauto.reconcile import base_ids, uncommitted
-    from regauto.reconcile import drift as D
-    from regauto.reconcile import report as rep
-    from regauto.reconcile.reconciler import Reconciler
-
-    project = STATE.project()
-    report = Reconciler(project).check(diff=diff, references=references)
-    last = None
-    if base is not None:
-        report.drifts = D.sort_drifts(report.drifts + base_ids.check(project, base).drifts)
-        last = (f"{len(report.drifts)} drift(s) found; run `regauto fix --base {base}` to "
-                "repair them")
-    elif format == CheckFormat.text and uncommitted.only_uncommitted(project, report.drifts):
-        last = uncommitted.line(len(report.drifts))
-    if format == CheckFormat.json:
-        sys.stdout.write(rep.to_json(report.drifts) + "\n")
-    elif format == CheckFormat.github:
-        sys.stdout.write(rep.to_github(report.drifts))
-    elif not STATE.quiet or not report.clean:
-        rep.print_text(out(), report, last)
-    if diff and report.diff:
-        (sys.stdout if format == CheckFormat.text else sys.stderr).write(report.diff)
-    return 0 if report.clean else 1
+    return check_here(format.value, diff, base, references.value if references else None)
 
 
 def fix_cmd(
