@@ -187,15 +187,20 @@ class Swaps:
         return undone
 
 
-@dataclass(frozen=True)
 class Replacement:
-    """One file of :meth:`Swaps.replace_many` (the arguments of ``replace_if_unchanged``)."""
+    """One file of :meth:`Swaps.replace_many` (the arguments of ``replace_if_unchanged``).
+    A plain class: a dataclass costs every commit hook its creation at import."""
 
-    full: Path
-    expected: bytes
-    new: bytes
-    mode: int
-    folder: Path
+    __slots__ = ("expected", "folder", "full", "mode", "new")
+
+    def __init__(self, full: Path, expected: bytes, new: bytes, mode: int,
+                 folder: Path) -> None:
+        self.full, self.expected, self.new, self.mode, self.folder = (
+            full, expected, new, mode, folder)
+
+    def elsewhere(self, folder: Path) -> Replacement:
+        """The same replacement with its temp file made in ``folder``."""
+        return Replacement(self.full, self.expected, self.new, self.mode, folder)
 
 
 def _write(fd: int, data: bytes, mode: int) -> None:

@@ -10,7 +10,6 @@ that vanished or stopped being a regular file is reported, not guessed at.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import functools
 import gc
@@ -233,7 +232,7 @@ def _finish_group(ctx: Context, group: list[tuple[Job, _Prepared]],
     todo = [p for _, p in group if isinstance(p, safe_replace.Replacement)]
     failed = swaps.replace_many(todo) if todo else {}
     # Temp files on another file system than the target (EXDEV): next to the target.
-    again = [dataclasses.replace(r, folder=r.full.parent) for r in todo
+    again = [r.elsewhere(r.full.parent) for r in todo
              if _is_exdev(failed.get(r.full)) and r.folder != r.full.parent]
     if again:
         for r in again:
