@@ -18,9 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonpatch
-import jsonpointer
-
 from regauto import stages
 from regauto.errors import PatchError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
@@ -398,6 +395,9 @@ class RegistryWriterService:
         load: Callable[[set[str]], None],
         shards: dict[str, ShardLines],
     ) -> dict[str, Record | None]:
+        import jsonpatch  # here: only raw JSON Patch operations need it
+        import jsonpointer
+
         ids: set[str] = set()
         whole = False
         for op in ops:
