@@ -196,12 +196,14 @@ def test_header_writes_whose_temp_folder_is_on_another_file_system(tmp_path: Pat
         for i in range(3):
             (tmp_path / "src" / f"m{i}.py").write_text(f'"""m{i}."""\n')
         ctx = disk_jobs.Context(tmp_path, state, 1 << 20, 1000)
-        done = disk_jobs.run_chunk(ctx, [disk_jobs.Job(f"src/m{i}.py", "python", f"202611260000000{i + 1}")
+        ids = [f"202611260000000{i + 1}" for i in range(3)]
+        done = disk_jobs.run_chunk(ctx, [disk_jobs.Job(f"src/m{i}.py", "python", ids[i])
                                          for i in range(3)])
         assert [d.error for d in done] == ["", "", ""]
         for i in range(3):
             text = (tmp_path / "src" / f"m{i}.py").read_text()
-            assert text.startswith(f"# doc_id: 202611260000000{i + 1}\n") and text.endswith(f'"""m{i}."""\n')
+            assert text.startswith(f"# doc_id: {ids[i]}\n")
+            assert text.endswith(f'"""m{i}."""\n')
         assert sorted(p.name for p in (tmp_path / "src").iterdir()) == [
             "m0.py", "m1.py", "m2.py"]
         assert list((state / "tmp").iterdir()) == []
