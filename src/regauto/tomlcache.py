@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,24 +43,22 @@ def load(path: Path, cache_dir: Path | None = None) -> dict[str, Any]:
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    return tomllib.loads(raw.decode())
+    return _tomllib().loads(raw.decode())
 
 
 def decode_error() -> type[ValueError]:
     """``tomllib.TOMLDecodeError`` (imported only when a caller must name it)."""
-    import sys
+    error: type[ValueError] = _tomllib().TOMLDecodeError
+    return error
 
+
+def _tomllib() -> Any:
+    """``tomllib`` (``tomli`` before 3.11), imported on a cache miss only."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
-    return tomllib.TOMLDecodeError
+    return tomllib
 
 
 def _read_cache(file: Path) -> dict[str, Any]:
