@@ -386,7 +386,7 @@ def fake_hooks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
     calls: list[tuple[object, ...]] = []
     fake = types.ModuleType("regauto.gitint.hooks")
     # The hooks get the repository git_entry found (root and git dir): record the root.
-    fake.pre_commit = lambda found: calls.append(("pre-commit", found.root)) or 0  # type: ignore[attr-defined]
+    fake.pre_commit = lambda found, project=None: calls.append(("pre-commit", found.root)) or 0  # type: ignore[attr-defined]
     fake.post_checkout = lambda found, *a: calls.append(("post-checkout", found.root, *a)) or 0  # type: ignore[attr-defined]
     fake.post_merge = lambda found, *a: calls.append(("post-merge", found.root, *a)) or 0  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "regauto.gitint.hooks", fake)

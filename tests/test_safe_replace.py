@@ -8,8 +8,10 @@ sync registers it.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -150,3 +152,60 @@ def test_the_commit_hook_fails_once_when_a_file_changes_under_its_header_write(
                                capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "src/busy.py" in {r["path"] for r in records(repo)}
+
+
+def test_a_batch_replaces_the_unchanged_files_and_leaves_a_changed_one_alone(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    files = [tmp_path / f"m{i}.py" for i in range(5)]
+    for i, f in enumerate(files):
+        f.write_bytes(f"x = {i}\n".encode())
+    files[4].chmod(0o755)
+    _append_with_another_process(files[2])  # after regauto read it: the batch must see it
+    batch = [safe_replace.Replacement(f, f"x = {i}\n".encode(),
+                                      f"# doc_id: {i}\nx = {i}\n".encode(),
+                                      0o755 if i == 4 else 0o644, folder)
+             for i, f in enumerate(files)]
+    swaps = safe_replace.Swaps()
+    try:
+        failed = swaps.replace_many(batch)
+    finally:
+        undone = swaps.settle()
+    assert undone == []
+    assert set(failed) == {files[2]}
+    assert isinstance(failed[files[2]], safe_replace.ChangedError)
+    assert files[2].read_bytes() == b"x = 2\n# theirs\n"
+    for i in (0, 1, 3, 4):
+        assert files[i].read_bytes() == f"# doc_id: {i}\nx = {i}\n".encode()
+    assert files[4].stat().st_mode & 0o777 == 0o755
+    assert list(folder.iterdir()) == []
+
+
+def test_header_writes_whose_temp_folder_is_on_another_file_system(tmp_path: Path) -> None:
+    """The state dir on another file system (a rename across is EXDEV): each file's temp
+    is made next to it instead, and no temp file is left anywhere."""
+    from regauto.automation import disk_jobs
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system to put the state dir on")
+    state = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        (tmp_path / "src").mkdir()
+        for i in range(3):
+            (tmp_path / "src" / f"m{i}.py").write_text(f'"""m{i}."""\n')
+        ctx = disk_jobs.Context(tmp_path, state, 1 << 20, 1000)
+        ids = [f"202611260000000{i + 1}" for i in range(3)]
+        done = disk_jobs.run_chunk(ctx, [disk_jobs.Job(f"src/m{i}.py", "python", ids[i])
+                                         for i in range(3)])
+        assert [d.error for d in done] == ["", "", ""]
+        for i in range(3):
+            text = (tmp_path / "src" / f"m{i}.py").read_text()
+            assert text.startswith(f"# doc_id: {ids[i]}\n")
+            assert text.endswith(f'"""m{i}."""\n')
+        assert sorted(p.name for p in (tmp_path / "src").iterdir()) == [
+            "m0.py", "m1.py", "m2.py"]
+        assert list((state / "tmp").iterdir()) == []
+    finally:
+        shutil.rmtree(state, ignore_errors=True)

@@ -6,19 +6,14 @@ and the key (exit 2): a typo must never silently fall back to a default.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from regauto import config_checks as checks
+from regauto import tomlcache
 from regauto.errors import ConfigError
 from regauto.globmatch import matches, matches_any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 CONFIG_NAME = "regauto.toml"
 ID_MODES = ("prefix", "header", "registry")
@@ -139,22 +134,23 @@ _TOP_KEYS = {
 }
 
 
-def load(root: Path, explicit: Path | None = None) -> Config:
-    """Read the configuration of the repository at ``root``."""
+def load(root: Path, explicit: Path | None = None, cache_dir: Path | None = None) -> Config:
+    """Read the configuration of the repository at ``root``; ``cache_dir``: where parsed
+    TOML is cached (``tomlcache``; None: parse every time)."""
     if explicit is not None:
         if not explicit.is_file():
             raise ConfigError(f"{explicit}: config file not found")
-        data = _read_toml(explicit)
+        data = _read_toml(explicit, cache_dir)
         if explicit.name == "pyproject.toml":
             data = _tool_section(data, str(explicit)) or {}
             return _on_disk(root, parse(data, f"{explicit} [tool.regauto]"))
         return _on_disk(root, parse(data, str(explicit)))
     toml = root / CONFIG_NAME
     if toml.is_file():
-        return _on_disk(root, parse(_read_toml(toml), CONFIG_NAME))
+        return _on_disk(root, parse(_read_toml(toml, cache_dir), CONFIG_NAME))
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        section = _tool_section(_read_toml(pyproject), "pyproject.toml")
+        section = _tool_section(_read_toml(pyproject, cache_dir), "pyproject.toml")
         if section is not None:
             return _on_disk(root, parse(section, "pyproject.toml [tool.regauto]"))
     return Config()
@@ -184,11 +180,10 @@ def _tool_section(data: dict[str, Any], src: str) -> dict[str, Any] | None:
     return section
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, cache_dir: Path | None = None) -> dict[str, Any]:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
+        return tomlcache.load(path, cache_dir)
+    except tomlcache.decode_error() as e:
         raise ConfigError(f"{path.name}: invalid TOML: {e}") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path.name}: invalid TOML: not UTF-8 (byte {e.start + 1})") from None

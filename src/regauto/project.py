@@ -65,14 +65,17 @@ class Project:
             state = start / STATE_REL
         if config_path is not None and not config_path.is_absolute():
             config_path = Path.cwd() / config_path
-        cfg = config_mod.load(top, config_path)
+        # Parsed TOML is cached in the state dir only inside .git (outside git the state dir
+        # is checked below: never written through a symlink).
+        cache = state if git_dir is not None else None
+        cfg = config_mod.load(top, config_path, cache)
         _refuse_unconfigured_top(top, cfg)
         # Never written through a symlink: the registry folder (and outside git the state
         # dir) must be real folders of the repository, or absent.
         pathguard.check_folder(top, cfg.registry, "the registry path")
         if git_dir is None:
             pathguard.check_folder(top, STATE_REL, "the state path")
-        cfg = dataclasses.replace(cfg, never_rename=toolchains.named_files(top))
+        cfg = dataclasses.replace(cfg, never_rename=toolchains.named_files(top, cache))
         return cls(top, git_dir, state, cfg)
 
     def guard(self) -> pathguard.PathGuard:

@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from regauto import tomlcache
 
 SPHINX_CONF_DIRS = ("", "docs", "doc", "docs/source", "doc/source", "documentation")
 MKDOCS_NAMES = ("mkdocs.yml", "mkdocs.yaml")
@@ -178,14 +174,15 @@ def mkdocs(root: Path) -> Toolchain | None:
 
 
 # -- packaging ---------------------------------------------------------------------------------
-def packaging_named(root: Path) -> list[str]:
+def packaging_named(root: Path, cache_dir: Path | None = None) -> list[str]:
     """``pyproject.toml``'s readme (PEP 621 and Poetry) and ``MANIFEST.in``'s literal
-    ``include`` entries."""
+    ``include`` entries; ``cache_dir``: see ``tomlcache``."""
     named: list[str] = []
     try:
-        with (root / "pyproject.toml").open("rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError):
+        data = tomlcache.load(root / "pyproject.toml", cache_dir)
+    except OSError:  # first: naming the decode error imports tomllib
+        data = {}
+    except (UnicodeDecodeError, tomlcache.decode_error()):
         data = {}
     for table in (data.get("project"), (data.get("tool") or {}).get("poetry")):
         readme = table.get("readme") if isinstance(table, dict) else None
@@ -215,10 +212,11 @@ def detect(root: Path) -> list[Toolchain]:
     return found
 
 
-def named_files(root: Path) -> tuple[str, ...]:
-    """Every repo path a toolchain or packaging configuration names: never renamed."""
+def named_files(root: Path, cache_dir: Path | None = None) -> tuple[str, ...]:
+    """Every repo path a toolchain or packaging configuration names: never renamed
+    (``cache_dir``: see ``tomlcache``)."""
     named: list[str] = []
     for tc in detect(root):
         named.extend(tc.named)
-    named.extend(packaging_named(root))
+    named.extend(packaging_named(root, cache_dir))
     return tuple(dict.fromkeys(p.strip("/") for p in named if p and not p.startswith("/")))

@@ -28,9 +28,9 @@ clone must), and so is ``--format`` (they print no report).
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from regauto import crashlog
@@ -38,7 +38,11 @@ from regauto.cli import boundary
 from regauto.errors import UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from regauto.git import RepoPaths
+
+    Args = argparse.Namespace | SimpleNamespace
 
 ENV_FALLBACK = {
     "prev": "PRE_COMMIT_FROM_REF",
@@ -50,6 +54,8 @@ ENV_FALLBACK = {
 
 
 def _global_options(p: argparse.ArgumentParser, default: object) -> None:
+    import argparse
+
     p.add_argument("--root", type=Path, default=default,
                    help="repository root (default: the current one)")
     p.add_argument("--config", type=Path, default=default, help=argparse.SUPPRESS)
@@ -60,7 +66,32 @@ def _global_options(p: argparse.ArgumentParser, default: object) -> None:
                    help="print each stage with its time")
 
 
-def _parser() -> argparse.ArgumentParser:
+# The positional arguments of each hook, as the parser below declares them.
+HOOK_ARGS: dict[str, tuple[str, ...]] = {
+    "pre-commit": (), "pre-merge-commit": (), "post-commit": (),
+    "post-checkout": ("prev", "new", "flag"), "post-merge": ("squash",),
+    "post-rewrite": ("rewrite",),
+}
+
+
+def plain_hook_args(argv: list[str]) -> SimpleNamespace | None:
+    """What the parser returns for ``hook NAME [ARGS]`` without an option — the form git
+    and the framework use on every commit — without importing argparse; None for anything
+    else (the parser handles it, its help and its errors included)."""
+    if len(argv) < 2 or argv[0] != "hook" or any(a.startswith("-") for a in argv):
+        return None
+    names = HOOK_ARGS.get(argv[1])
+    if names is None or len(argv) - 2 > len(names):
+        return None
+    values: dict[str, str | None] = dict.fromkeys(names)
+    values.update(zip(names, argv[2:], strict=False))
+    return SimpleNamespace(root=None, config=None, format=None, quiet=None, verbose=None,
+                           command="hook", hook=argv[1], **values)
+
+
+def parser() -> argparse.ArgumentParser:
+    import argparse
+
     p = argparse.ArgumentParser(prog="regauto", description="git entry points of regauto")
     _global_options(p, None)
     # After the command too; SUPPRESS: not given there keeps what was given before it.
@@ -93,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _arg(ns: argparse.Namespace, name: str) -> str:
+def _arg(ns: Args, name: str) -> str:
     value = getattr(ns, name) or os.environ.get(ENV_FALLBACK[name])
     if not value:
         raise UsageError(
@@ -103,14 +134,14 @@ def _arg(ns: argparse.Namespace, name: str) -> str:
     return str(value)
 
 
-def _flag(ns: argparse.Namespace, name: str) -> str:
+def _flag(ns: Args, name: str) -> str:
     value = _arg(ns, name)
     if value not in ("0", "1"):
         raise UsageError(f"hook {ns.hook}: {name.upper()} must be 0 or 1, not {value!r}")
     return value
 
 
-def _root(ns: argparse.Namespace) -> RepoPaths:
+def _root(ns: Args) -> RepoPaths:
     from regauto import git
 
     start = ns.root if ns.root is not None else Path.cwd()
@@ -121,13 +152,14 @@ def _root(ns: argparse.Namespace) -> RepoPaths:
     return found
 
 
-def _hook(ns: argparse.Namespace) -> int:
+def _hook(ns: Args) -> int:
     # Imported here: the hooks pull in the pipeline, which the merge driver never needs.
     from regauto.gitint import hooks
     from regauto.project import Project
 
     found = _root(ns)
-    if not Project.open(found.root, found=found).initialised:
+    project = Project.open(found.root, found=found)
+    if not project.initialised:
         # A hook must never block, nor write into, a repository that does not use regauto
         # (a global core.hooksPath, a stale hook after the config was removed): silent exit 0.
         return 0
@@ -143,20 +175,22 @@ def _hook(ns: argparse.Namespace) -> int:
         return int(hooks.post_commit(found))
     if ns.hook == "post-rewrite":
         return int(hooks.post_rewrite(found, _arg(ns, "rewrite")))
-    return int(hooks.pre_commit(found))
+    return int(hooks.pre_commit(found, project))
 
 
-def _merge_driver(ns: argparse.Namespace) -> int:
+def _merge_driver(ns: Args) -> int:
     from regauto.gitint import merge_driver
 
     return merge_driver.run(Path(ns.base), Path(ns.ours), Path(ns.theirs), ns.path)
 
 
 def main(argv: list[str]) -> int:
-    try:
-        ns = _parser().parse_args(argv)
-    except SystemExit as e:  # argparse has printed the usage and the error (or --help)
-        return e.code if isinstance(e.code, int) else 2
+    ns: Args | None = plain_hook_args(argv)
+    if ns is None:
+        try:
+            ns = parser().parse_args(argv)
+        except SystemExit as e:  # argparse has printed the usage and the error (or --help)
+            return e.code if isinstance(e.code, int) else 2
 
     def run() -> int:
         if ns.verbose:

@@ -43,10 +43,10 @@ def _managed_paths(project: Project) -> list[str]:
     return [project.config.registry, *project.config.outputs]
 
 
-def pre_commit(found: git.RepoPaths) -> int:
+def pre_commit(found: git.RepoPaths, project: Project | None = None) -> int:
     """The commit hook; a passing run leaves a stamp that tells post-commit this commit
-    needs no verification."""
-    project = Project.open(found.root, found=found)
+    needs no verification.  ``project``: already opened by the caller."""
+    project = project or Project.open(found.root, found=found)
     rc = _pre_commit(project)
     if rc == 0:
         from regauto.gitint import history

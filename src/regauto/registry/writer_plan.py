@@ -12,9 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonpatch
-import jsonpointer
-
 from regauto.errors import PatchError, RegistryFormatError
 from regauto.registry import record_checks, records
 from regauto.registry.id_index import IdIndex
@@ -165,6 +162,9 @@ class WritePlanner:
             located = self.index.shards_of(ids)
             load({s for ss in located.values() for s in ss})
         docs = _current_records(shards, None if whole else ids, located)
+        import jsonpatch  # here: only raw JSON Patch operations need it
+        import jsonpointer
+
         try:
             result = jsonpatch.apply_patch({"documents": docs}, ops)
         except jsonpatch.JsonPatchTestFailed as e:
