@@ -86,6 +86,23 @@ def depth(value: Any) -> int:
         level = below
 
 
+def shape(value: Any) -> tuple[int, bool]:
+    """:func:`depth` of a parsed JSON value, and whether it holds a float (a JSON number
+    with a fraction or an exponent, or NaN/Infinity), in one walk."""
+    deepest, floats = 0, False
+    level = [value]
+    while True:
+        floats = floats or any(type(v) is float for v in level)
+        level = [v for v in level if isinstance(v, (dict, list))]
+        if not level:
+            return deepest, floats
+        deepest += 1
+        below: list[Any] = []
+        for v in level:
+            below.extend(v.values() if isinstance(v, dict) else v)
+        level = below
+
+
 def lone_surrogate(value: Any) -> str | None:
     """The first lone surrogate in any string (key or value) of a parsed JSON value."""
     stack = [value]
