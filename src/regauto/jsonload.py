@@ -86,21 +86,20 @@ def depth(value: Any) -> int:
         level = below
 
 
-def shape(value: Any) -> tuple[int, bool]:
-    """:func:`depth` of a parsed JSON value, and whether it holds a float (a JSON number
-    with a fraction or an exponent, or NaN/Infinity), in one walk."""
-    deepest, floats = 0, False
-    level = [value]
-    while True:
-        floats = floats or any(type(v) is float for v in level)
-        level = [v for v in level if isinstance(v, (dict, list))]
-        if not level:
-            return deepest, floats
-        deepest += 1
-        below: list[Any] = []
-        for v in level:
-            below.extend(v.values() if isinstance(v, dict) else v)
-        level = below
+def has_float(value: Any) -> bool:
+    """Does a parsed JSON value hold a float (a number with a fraction or an exponent, or
+    NaN/Infinity)?"""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+        elif t is float:
+            return True
+    return False
 
 
 def lone_surrogate(value: Any) -> str | None:

@@ -278,23 +278,16 @@ def _read_shard(store: RegistryStore, name: str, view: RegistryView, salvage: bo
             [_digest(name, raw) for _, _, raw, _ in parsed])
 
 
-# A number token with a fraction or an exponent, where canonical JSON puts numbers (after
-# ": ", ", " or "["); text inside a string can match too, and then the walk decides.
-_FLOATISH = re.compile(r"(?:[:,] |\[)-?(?:\d+(?:\.\d|[eE])|NaN|Infinity)")
-
-
 def record_problems(rec: Any, raw: str | None = None) -> list[str]:
     """``records.problems`` plus the repository rule for paths (SPEC §11).  With the raw
     line at hand, a descriptor that cannot nest deeper than the limit (it has fewer
     brackets) is not walked: that walk is most of the cost on a 100k-record registry; nor
-    are the strings of a line with no ``\\ud…`` escape (UTF-8 text holds no surrogate), nor
-    the numbers of a line where nothing looks like a float."""
+    are the strings of a line with no ``\\ud…`` escape (UTF-8 text holds no surrogate).
+    (Shards the fast decoder proves healthy never come here.)"""
     shallow = (raw is not None and isinstance(rec, dict)
                and raw.count("{") + raw.count("[") <= records.MAX_DEPTH)
     escaped = raw is None or ("\\u" in raw and ("\\ud" in raw or "\\uD" in raw))
-    floaty = raw is None or _FLOATISH.search(raw) is not None
-    probs = records.problems(rec, walk_descriptor=not shallow, walk_strings=escaped,
-                             walk_numbers=floaty)
+    probs = records.problems(rec, walk_descriptor=not shallow, walk_strings=escaped)
     if not probs:
         try:
             check_rel(rec["path"], what="record path")

@@ -61,13 +61,11 @@ def shard_text(records: list[Record]) -> str:
 _FIELD_SET = frozenset(FIELDS)
 
 
-def problems(rec: Any, *, walk_descriptor: bool = True, walk_strings: bool = True,
-             walk_numbers: bool = True) -> list[str]:
+def problems(rec: Any, *, walk_descriptor: bool = True, walk_strings: bool = True) -> list[str]:
     """Why ``rec`` is not a valid record (empty list: valid).  Paths are checked by the caller
     against the repository rules (``project.check_rel``) as well.  ``walk_descriptor=False``:
     the caller knows the descriptor cannot nest deeper than ``MAX_DEPTH``;
-    ``walk_strings=False``: it knows no string holds a lone surrogate;
-    ``walk_numbers=False``: it knows the descriptor holds no float (see
+    ``walk_strings=False``: it knows no string holds a lone surrogate (see
     ``reconcile.registry_view.record_problems``).  A descriptor's numbers are integers:
     extractors count, and a float's text differs between JSON writers, which would break
     the byte-identical registry (SPEC §3)."""
@@ -104,12 +102,10 @@ def problems(rec: Any, *, walk_descriptor: bool = True, walk_strings: bool = Tru
         out.append("bad size")
     if "descriptor" in rec and not isinstance(rec["descriptor"], dict):
         out.append("descriptor must be an object")
-    elif (walk_descriptor or walk_numbers) and "descriptor" in rec:
-        deep, floats = jsonload.shape(rec["descriptor"])
-        if walk_descriptor and deep > MAX_DEPTH:
-            out.append(f"descriptor nested deeper than {MAX_DEPTH} levels")
-        if walk_numbers and floats:
-            out.append("descriptor holds a number that is not an integer")
+    elif walk_descriptor and "descriptor" in rec and jsonload.depth(rec["descriptor"]) > MAX_DEPTH:
+        out.append(f"descriptor nested deeper than {MAX_DEPTH} levels")
+    elif "descriptor" in rec and jsonload.has_float(rec["descriptor"]):
+        out.append("descriptor holds a number that is not an integer")
     if walk_strings and not out:
         bad = jsonload.lone_surrogate(rec)
         if bad is not None:
