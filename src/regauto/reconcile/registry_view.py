@@ -282,8 +282,7 @@ def record_problems(rec: Any, raw: str | None = None) -> list[str]:
     """``records.problems`` plus the repository rule for paths (SPEC §11).  With the raw
     line at hand, a descriptor that cannot nest deeper than the limit (it has fewer
     brackets) is not walked: that walk is most of the cost on a 100k-record registry; nor
-    are the strings of a line with no ``\\ud…`` escape (UTF-8 text holds no surrogate).
-    (Shards the fast decoder proves healthy never come here.)"""
+    are the strings of a line with no ``\\ud…`` escape (UTF-8 text holds no surrogate)."""
     shallow = (raw is not None and isinstance(rec, dict)
                and raw.count("{") + raw.count("[") <= records.MAX_DEPTH)
     escaped = raw is None or ("\\u" in raw and ("\\ud" in raw or "\\uD" in raw))
