@@ -133,3 +133,21 @@ def test_staged_reads_the_index_a_hook_is_given(git_repo: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "regauto", "check", "--rev", "HEAD"], cwd=git_repo,
                        env=env, capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr  # HEAD is clean, whatever the hook stages
+
+
+def test_verbose_rev_prints_the_stage_timings_that_verbose_check_prints(
+        git_repo: Path) -> None:
+    registered(git_repo)
+
+    def stages(*args: str) -> list[str]:
+        r = regauto(git_repo, *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return [line.split(":")[1].strip() for line in r.stderr.splitlines()
+                if line.endswith(" ms")]
+
+    plain = stages("-v", "check")
+    assert plain
+    rev = stages("-v", "check", "--rev", "HEAD")
+    assert set(plain) <= set(rev), (plain, rev)  # the child's check printed its stages
+    assert "check out the commit" in rev  # the checkout is where --rev spends its time
+    assert stages("check", "--rev", "HEAD") == []

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,23 +84,40 @@ def hook_holding(repo: Path, *paths: str) -> int:
     return wait_for(f"a hook to hold {paths}", held, timeout=30)
 
 
-def killed_commit(repo: Path) -> int:
-    """A commit whose hook is SIGKILLed after queueing and claiming A and B; its pid."""
+LEASE_S = 3.0
+
+
+def short_lease(repo: Path) -> None:
+    """``[queue] lease_s = LEASE_S``, committed with the edits (a killed hook's lease then
+    ends within the test)."""
+    toml = repo / "regauto.toml"
+    toml.write_text(toml.read_text().replace("lease_s = 60", f"lease_s = {LEASE_S}"))
+    git(repo, "add", "regauto.toml")
+
+
+def lease_ended(repo: Path, *paths: str) -> None:
+    until = max(jobs(repo)[p].lease_until or 0.0 for p in paths)
+    time.sleep(max(0.0, until - time.time()) + 0.2)
+
+
+def killed_commit(repo: Path, sig: signal.Signals = signal.SIGKILL) -> int:
+    """A commit whose hook gets ``sig`` after queueing and claiming A and B; its pid."""
     with path_locks(repo, A, B):
         proc = subprocess.Popen(["git", "commit", "-q", "-m", "edit"], cwd=repo,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             pid = hook_holding(repo, A, B)
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
             proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
             proc.communicate()
     assert proc.returncode != 0  # git saw its hook die
-    rows = jobs(repo)
-    # Left for the next run: still running under the lease of a process that is gone.
-    assert [(rows[p].status, pid_of(rows[p])) for p in (A, B)] == [("running", pid)] * 2
+    if sig == signal.SIGKILL:
+        rows = jobs(repo)
+        # Left for the next run: still running under the lease of a process that is gone.
+        assert [(rows[p].status, pid_of(rows[p])) for p in (A, B)] == [("running", pid)] * 2
     return pid
 
 
@@ -120,10 +138,16 @@ def test_a_commit_leaves_its_jobs_in_queue_list(repo: Path) -> None:
 
 
 def test_a_killed_hooks_jobs_are_finished_by_queue_run(repo: Path) -> None:
+    short_lease(repo)
     dead = killed_commit(repo)
+    # SPEC §10: reclaimed once the lease expires, not before (the holder's death alone is
+    # no proof: a pid is reused, a state dir may be shared).
+    assert "processed" not in run_regauto("queue", "run", cwd=repo).stderr
+    assert {jobs(repo)[p].status for p in (A, B)} == {"running"}
+    lease_ended(repo, A, B)
     r = run_regauto("queue", "run", cwd=repo)
     assert r.returncode == 0, r.stderr
-    assert "processed 2" in r.stderr
+    assert "processed 3" in r.stderr  # A, B and the regauto.toml short_lease edited
     rows = jobs(repo)
     for p in (A, B):
         assert rows[p].status == "completed" and rows[p].source == "index"
@@ -133,7 +157,9 @@ def test_a_killed_hooks_jobs_are_finished_by_queue_run(repo: Path) -> None:
 
 
 def test_a_killed_hooks_jobs_are_finished_by_the_next_commit(repo: Path) -> None:
+    short_lease(repo)
     dead = killed_commit(repo)
+    lease_ended(repo, A, B)
     r = commit(repo)
     assert r.returncode == 0, r.stderr
     rows = jobs(repo)
@@ -141,6 +167,19 @@ def test_a_killed_hooks_jobs_are_finished_by_the_next_commit(repo: Path) -> None
         job = rows[p]
         assert (job.status, job.source, job.reason) == ("completed", "index", "pre-commit")
         assert pid_of(job) != dead and job.attempts == 2  # taken over, not queued anew
+    assert_commit_consistent(repo)
+    assert "held by another" not in r.stderr
+
+
+def test_an_interrupted_hook_hands_its_jobs_back_at_once(repo: Path) -> None:
+    """Ctrl-C is a stop, not a death: the next commit need not wait for the lease."""
+    killed_commit(repo, signal.SIGINT)
+    rows = jobs(repo)
+    assert [(rows[p].status, rows[p].attempts) for p in (A, B)] == [("queued", 0)] * 2
+    r = commit(repo)
+    assert r.returncode == 0 and "held by another" not in r.stderr, r.stderr
+    rows = jobs(repo)
+    assert {(rows[p].status, rows[p].attempts) for p in (A, B)} == {("completed", 1)}
     assert_commit_consistent(repo)
 
 
@@ -214,6 +253,7 @@ def test_a_killed_hooks_rename_travels_with_its_jobs(repo: Path) -> None:
     with (repo / E).open("a") as f:
         f.write("one more line\n")
     git(repo, "add", E)
+    short_lease(repo)
     with path_locks(repo, B, E):
         proc = subprocess.Popen(["git", "commit", "-q", "-m", "move"], cwd=repo,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -225,6 +265,7 @@ def test_a_killed_hooks_rename_travels_with_its_jobs(repo: Path) -> None:
                 proc.kill()
             proc.communicate()
     assert jobs(repo)[E].old_path == B
+    lease_ended(repo, E)
     r = run_regauto("queue", "run", cwd=repo)
     assert r.returncode == 0, r.stderr
     recs = records(repo)

@@ -74,14 +74,18 @@ def test_a_corrupt_state_database_found_in_use_is_healed_for_the_next_run(
         f.write(b"\xff" * 8192)
     conn = statedb.connect(tmp_path)
     assert list(tmp_path.glob("state.db.corrupt-*")) == []  # not seen on open
-    with pytest.raises(sqlite3.DatabaseError, match="malformed"):
+    with pytest.raises(sqlite3.DatabaseError, match="malformed") as failed:
         with statedb.transaction(conn):
             conn.execute("UPDATE t SET x = x || 'y'")
-    conn.close()
+    assert list(tmp_path.glob("state.db.corrupt-*")) == []  # not moved under a live conn
+    assert statedb.recover(failed.value)  # what the command's boundary does, then reruns
     assert list(tmp_path.glob("state.db.corrupt-*")) != []
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")  # closed before its file moved (its WAL stays its own)
     conn = statedb.connect(tmp_path)
     assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
     conn.close()
+    assert not statedb.recover(ValueError("not a database problem"))
 
 
 def git_commit(repo: Path, message: str) -> subprocess.CompletedProcess[str]:

@@ -86,6 +86,22 @@ def depth(value: Any) -> int:
         level = below
 
 
+def has_float(value: Any) -> bool:
+    """Does a parsed JSON value hold a float (a number with a fraction or an exponent, or
+    NaN/Infinity)?"""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+        elif t is float:
+            return True
+    return False
+
+
 def lone_surrogate(value: Any) -> str | None:
     """The first lone surrogate in any string (key or value) of a parsed JSON value."""
     stack = [value]

@@ -7,13 +7,14 @@ suppressions are short-lived.  So a database SQLite calls corrupt (``SQLITE_CORR
 it), one warning line says so, and the caller opens a new, empty one.
 
 Detection happens on open: SQLite's own errors while reading the header and the schema,
-and, for a small file, where it costs
-at most a millisecond, a full ``PRAGMA quick_check`` once per process (on a 100k-document
-index, 11 MB, it costs ~50 ms: too much for every commit hook, so a large file gets only the
-cheap checks).  A
-suspicion is confirmed by ``quick_check`` under a lock before anything moves, so a database
-that another process is checkpointing (its header briefly ahead of its size) or has healed
-meanwhile stays where it is.
+and, for a small file, where it costs at most a millisecond, a full ``PRAGMA quick_check``
+once per process (a large file gets only the cheap checks: a full check of a 100k-document
+index would slow every commit hook).  Damage in a large file shows later, in whichever
+query first reads the bad page; the command's error boundary then closes every connection
+of its process (``statedb.recover``: closing one after the move would delete the new
+file's WAL) and runs the command again.  A suspicion is confirmed by ``quick_check`` under
+a lock before anything moves, so a database that another process is checkpointing (its
+header briefly ahead of its size) or has healed meanwhile stays where it is.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ SMALL_BYTES = 64 * 1024
 _checked: set[tuple[int, int]] = set()  # (device, inode) this process has quick_checked
 _CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _CORRUPT_WORDS = ("malformed", "not a database", "corrupt")
+
+
+class Corrupt(Exception):
+    """The database at ``path`` is corrupt, found while opening it.  Not an
+    ``sqlite3.Error``: a caller that falls back when the queue is unusable must not take
+    it for one — the command heals the file and runs again (``statedb.recover``)."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__(f"the state database {path or ''} is corrupt (database disk image "
+                         "is malformed)")
+        self.path = path
 
 
 def is_corruption(e: sqlite3.DatabaseError) -> bool:
@@ -58,8 +70,10 @@ def suspect(path: Path, conn: sqlite3.Connection) -> bool:
     return False
 
 
-def heal(path: Path, opener: Callable[[Path], sqlite3.Connection]) -> None:
-    """Move the database at ``path`` aside if ``quick_check`` confirms it is corrupt."""
+def heal(path: Path, opener: Callable[[Path], sqlite3.Connection]) -> bool:
+    """Move the database at ``path`` aside if ``quick_check`` confirms it is corrupt;
+    whether it did.  This process must have no connection open on it (see
+    ``statedb.recover``)."""
     import fcntl
 
     fd = os.open(path.with_name(path.name + ".heal"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
@@ -67,11 +81,12 @@ def heal(path: Path, opener: Callable[[Path], sqlite3.Connection]) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # one healer; the next one finds a healthy file
         if _healthy(path, opener):
-            return
+            return False
         aside = _move_aside(path)
         sys.stderr.write(
             f"regauto: warning: the state database {path} was corrupt; moved aside as "
             f"{aside.name} and started afresh (its index is rebuilt from the registry)\n")
+        return True
     finally:
         os.close(fd)  # releases the flock
 

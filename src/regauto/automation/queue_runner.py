@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from regauto import statedb
 from regauto.automation.pipeline import Pipeline, PipelineResult
 from regauto.automation.tree import Index, Source
 from regauto.errors import CASConflict, LockTimeout
@@ -129,6 +130,8 @@ class QueueRunner:
                 self._fail(job, _describe(e), report)
             return
         except Exception as e:
+            if statedb.corruption_in(e) is not None:
+                raise  # not the jobs' fault: the command heals the database and runs again
             if len(jobs) == 1:
                 self._fail(jobs[0], _describe(e), report)
                 return

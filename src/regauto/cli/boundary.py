@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from regauto.crashlog import crash_log
-from regauto.errors import EXIT_INTERNAL, RegautoError
+from regauto.errors import EXIT_INTERNAL, EXIT_USAGE, RegautoError
 
 
 def error_line(msg: str) -> None:
@@ -23,25 +23,51 @@ def error_line(msg: str) -> None:
 
 
 def guarded(fn: Callable[[], int]) -> int:
-    """Run ``fn`` and map whatever it raises to an exit code."""
-    from regauto import textout
+    """Run ``fn`` and map whatever it raises to an exit code.
+
+    A state database that SQLite finds corrupt midway (a large file passes the checks on
+    open; the bad page shows in a later query) is moved aside and ``fn`` runs once more
+    on a fresh one: the command, the commit hook above all, ends as on a healthy database.
+    """
+    from regauto import statedb, textout
 
     textout.escape_streams()  # a file name that is not UTF-8 must not crash the output
     try:
         return fn()
-    except RegautoError as e:
+    except KeyboardInterrupt:
+        return _interrupted()
+    except Exception as e:
+        if not statedb.recover(e):
+            return _exit_code(e)
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        return _interrupted()
+    except Exception as e:
+        return _exit_code(e)
+
+
+def _interrupted() -> int:
+    sys.stderr.write("regauto: interrupted\n")
+    return 130
+
+
+def _exit_code(e: Exception) -> int:
+    from regauto import statedb
+
+    if isinstance(e, RegautoError):
         if e.exit_code == EXIT_INTERNAL:
             path = crash_log(e)
             error_line(f"internal error: {str(e).splitlines()[0]} (details in {path})")
         else:
             error_line(str(e))
         return e.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("regauto: interrupted\n")
-        return 130
-    except BrokenPipeError:
+    if isinstance(e, BrokenPipeError):
         return 0
-    except Exception as e:  # the boundary: nothing escapes as a traceback
-        path = crash_log(e)
-        error_line(f"internal error: {type(e).__name__}: {e} (traceback in {path})")
-        return EXIT_INTERNAL
+    corrupt = statedb.corruption_in(e)
+    if corrupt is not None:  # still corrupt after a fresh start: say so, no traceback
+        error_line(corrupt)
+        return EXIT_USAGE
+    path = crash_log(e)  # the boundary: nothing escapes as a traceback
+    error_line(f"internal error: {type(e).__name__}: {e} (traceback in {path})")
+    return EXIT_INTERNAL

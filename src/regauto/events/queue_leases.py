@@ -2,25 +2,26 @@
 transaction.
 
 A claim is a lease: a worker that dies leaves its jobs running until the lease expires,
-then the next claim takes them again — sooner when the holder was a regauto process on this
-machine that no longer exists (workers are named ``host:pid:thread``): a commit hook killed
-midway must not hold its paths for a whole lease.  Attempts are counted when a job is
+then the next claim takes them again (SPEC §10) — also when the holder is known to be gone:
+a pid can be reused, a state dir shared by another machine, and only the lease is a promise
+every worker keeps.  A worker that stops rather than dies (Ctrl-C in a commit, SIGTERM to
+the daemon) hands its unfinished jobs back when it closes the queue, so only a real death
+(SIGKILL, a crash of the machine) waits for the lease.  Attempts are counted when a job is
 claimed, not when it fails, so a job that kills its worker every time also ends in
 dead_letter instead of crash-looping.
 
 ``hold`` is the claim of a synchronous caller (the git hooks): it queues its own paths and
 claims exactly those, in one transaction, so that no other worker (the daemon) can take
-them in between.  A path another live worker holds is reported busy, left alone.
+them in between.  A path held under a lease that has not expired is reported busy, left
+alone.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from regauto import proc
 from regauto.events import queue_rows as qr
 
 # Expired leases first (they waited longest), then new work, then retries of failures:
@@ -44,9 +45,6 @@ WHERE id IN (
 RETURNING *
 """
 
-_HOST = os.uname().nodename  # what worker_name() records
-
-
 # Plain classes, not dataclasses or NamedTuples: this module loads on every commit hook,
 # and generating those classes' methods at import costs more than the hook's queue work.
 class Lease:
@@ -67,29 +65,6 @@ class Want:
 
     def __repr__(self) -> str:
         return f"Want({self.path!r}, {self.event!r}, {self.old_path!r})"
-
-
-def holder_gone(worker: str | None) -> bool:
-    """Is ``worker`` a regauto process of this machine that has exited?  Anything else —
-    another machine sharing the state dir, a name of another shape, a live or reused pid —
-    keeps its lease until it expires."""
-    if not worker:
-        return False
-    parts = worker.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    return pid != os.getpid() and not proc.pid_alive(pid)
-
-
-def expire_orphans(conn: sqlite3.Connection, now: float) -> None:
-    """End the leases of jobs whose holder has exited: they are claimable at once."""
-    rows = conn.execute(
-        "SELECT id, worker FROM work_queue WHERE status = 'running' AND lease_until > ?",
-        (now,),
-    ).fetchall()
-    gone = [(now, r[0]) for r in rows if holder_gone(r[1])]
-    conn.executemany("UPDATE work_queue SET lease_until = ? WHERE id = ?", gone)
 
 
 def settle_failure(conn: sqlite3.Connection, row: qr.Row, error: str, now: float,
@@ -128,7 +103,6 @@ def expire_exhausted(conn: sqlite3.Connection, now: float, max_attempts: int) ->
 
 
 def claim(conn: sqlite3.Connection, lease: Lease, limit: int, max_attempts: int) -> qr.Rows:
-    expire_orphans(conn, lease.now)
     expire_exhausted(conn, lease.now, max_attempts)
     params = {"worker": lease.worker, "token": lease.token, "now": lease.now,
               "until": lease.until, "limit": limit}
@@ -141,8 +115,8 @@ def hold(conn: sqlite3.Connection, lease: Lease, wants: Sequence[Want], *, sourc
 
     A pending job for a path (queued, failed, dead_letter) is absorbed: this run reads the
     path now.  When this run reads the index and the pending job the work tree, the
-    work-tree job is kept as a rerun, back in the queue once this run completes.  A job of
-    a holder that exited, or whose lease expired, is taken over.
+    work-tree job is kept as a rerun, back in the queue once this run completes.  A job
+    whose lease expired is taken over.
     """
     by_key = {qr.checked_path(w.path): w for w in wants}
     for w in wants:
@@ -161,7 +135,7 @@ def hold(conn: sqlite3.Connection, lease: Lease, wants: Sequence[Want], *, sourc
             held.append(dict(conn.execute(sql, list(new.values())).fetchone()))
             continue
         taken_over = row["status"] == qr.RUNNING
-        if taken_over and row["lease_until"] > lease.now and not holder_gone(row["worker"]):
+        if taken_over and row["lease_until"] > lease.now:
             busy.append(want.path)
             continue
         _take(row, want.event, lease, source=source, reason=reason, old_path=old)
@@ -178,8 +152,8 @@ def _running(lease: Lease, attempts: int) -> dict[str, Any]:
 def _take(row: qr.Row, event: str, lease: Lease, *, source: str, reason: str,
           old_path: bytes | None) -> None:
     status, was_worktree = row["status"], row["source"] == qr.WORKTREE
-    if status == qr.RUNNING:  # a dead or expired holder's
-        row["last_error"] = f"worker {row['worker']} exited or its lease expired"
+    if status == qr.RUNNING:  # an expired lease's
+        row["last_error"] = f"lease of worker {row['worker']} expired"
         if was_worktree and source == qr.INDEX and not row["rerun"]:
             row.update(rerun=1, rerun_event=row["event"])
         attempts = row["attempts"] + 1

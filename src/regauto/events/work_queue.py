@@ -7,8 +7,8 @@ for a rerun instead of being lost: ``complete()`` puts it back in the queue.
 Jobs move queued → running → completed, or → failed (claimable again) and, after
 ``max_attempts`` claims, → dead_letter, where they stay until ``retry()``.  A claim is a
 lease (``queue_leases``): a worker that dies (even by SIGKILL) leaves its jobs running
-until the lease expires — or until a claim notices that the holder, a regauto process on
-this machine, has exited — then the next ``claim()`` takes them again.  A dead-lettered job
+until the lease expires, then the next ``claim()`` takes them again; one that stops
+(``close()`` after Ctrl-C or SIGTERM) hands them back at once.  A dead-lettered job
 keeps absorbing events for its path (so a retry sees the latest) but is not requeued by
 them.  ``release()`` hands a claimed job back unprocessed (a file not settled yet) without
 spending an attempt.  ``hold()`` is the git hooks' claim: queue these paths and claim
@@ -21,7 +21,9 @@ job.  Completed jobs are pruned to the newest ``keep_completed``.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -259,6 +261,15 @@ class WorkQueue(statedb.Client):
                 self._conn.execute(UPDATE_SQL, row)
         return len(rows)
 
+    def close(self) -> None:
+        """Hand back the jobs claimed here and not finished — the worker stops (Ctrl-C in
+        a commit hook, SIGTERM to the daemon) rather than dies, so nobody need wait for
+        their lease — then close the connection."""
+        if self._tokens:
+            with contextlib.suppress(sqlite3.Error):  # an unusable queue: the lease ends it
+                self.release(list(self._tokens))
+        super().close()
+
     def heartbeat(self, job_ids: Iterable[int], *, worker: str | None = None) -> int:
         """Extend the lease of our running jobs (for work longer than ``lease_s``)."""
         ids = sorted(set(job_ids))
@@ -322,12 +333,11 @@ class WorkQueue(statedb.Client):
         return cur.rowcount
 
     def orphaned(self) -> int:
-        """Running jobs the next claim takes over: their lease expired, or their holder (a
-        regauto process on this machine) exited."""
-        now = self._clock()
-        rows = self._conn.execute(
-            "SELECT worker, lease_until FROM work_queue WHERE status = 'running'")
-        return sum(1 for worker, until in rows if until <= now or leases.holder_gone(worker))
+        """Running jobs the next claim takes over: their lease expired."""
+        (n,) = self._conn.execute(
+            "SELECT count(*) FROM work_queue WHERE status = 'running' AND lease_until <= ?",
+            (self._clock(),)).fetchone()
+        return int(n)
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)

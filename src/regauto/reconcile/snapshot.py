@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from regauto import git
+from regauto import git, stages
 from regauto.errors import BadInputError, GitError
 from regauto.project import Project
 
@@ -49,8 +49,13 @@ def checked_out(project: Project, commit: str) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix="regauto-rev-"))
     where = tmp / "tree"
     try:
-        git.worktree_add(project.root, where, commit)
+        _check_out(project, where, commit)
         yield where
     finally:
         git.worktree_remove(project.root, where)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@stages.timed("check out the commit")
+def _check_out(project: Project, where: Path, commit: str) -> None:
+    git.worktree_add(project.root, where, commit)

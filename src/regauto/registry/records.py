@@ -66,7 +66,9 @@ def problems(rec: Any, *, walk_descriptor: bool = True, walk_strings: bool = Tru
     against the repository rules (``project.check_rel``) as well.  ``walk_descriptor=False``:
     the caller knows the descriptor cannot nest deeper than ``MAX_DEPTH``;
     ``walk_strings=False``: it knows no string holds a lone surrogate (see
-    ``reconcile.registry_view.record_problems``)."""
+    ``reconcile.registry_view.record_problems``).  A descriptor's numbers are integers:
+    extractors count, and a float's text differs between JSON writers, which would break
+    the byte-identical registry (SPEC §3)."""
     if not isinstance(rec, dict):
         return ["not a JSON object"]
     out: list[str] = []
@@ -102,6 +104,8 @@ def problems(rec: Any, *, walk_descriptor: bool = True, walk_strings: bool = Tru
         out.append("descriptor must be an object")
     elif walk_descriptor and "descriptor" in rec and jsonload.depth(rec["descriptor"]) > MAX_DEPTH:
         out.append(f"descriptor nested deeper than {MAX_DEPTH} levels")
+    elif "descriptor" in rec and jsonload.has_float(rec["descriptor"]):
+        out.append("descriptor holds a number that is not an integer")
     if walk_strings and not out:
         bad = jsonload.lone_surrogate(rec)
         if bad is not None:

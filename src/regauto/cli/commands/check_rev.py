@@ -20,7 +20,9 @@ def check_commit(project: Project, rev: str | None, *, staged: bool, format: str
         raise UsageError("check: --rev and --staged name two different trees; give one")
     commit = snapshot.commit_to_check(project, rev, staged)
     argv = [sys.executable, "-m", "regauto", "check", "--format", format]
-    argv += ["--diff"] * diff + ["-q"] * STATE.quiet
+    # -v goes through as given: the child's stages are the check's own, printed on its
+    # stderr, which becomes ours.
+    argv += ["--diff"] * diff + ["-q"] * STATE.quiet + ["-v"] * STATE.verbose
     if base is not None:
         argv += ["--base", base]
     with snapshot.checked_out(project, commit) as where:
