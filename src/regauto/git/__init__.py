@@ -1,4 +1,5 @@
-"""All of regauto's git in one module.
+"""All of regauto's git in one module (``history`` holds revisions, commits and work trees;
+``run`` the one way git is called; every name is reachable here).
 
 Output is read with ``-z`` and split on NUL so any file name survives; paths are always
 passed after ``--``; ``--no-ext-diff`` and ``--no-renames``/``-M`` are explicit so a user's
@@ -17,15 +18,22 @@ from pathlib import Path
 
 from regauto import proc
 from regauto.errors import CalledProcessError, GitError
+from regauto.git import history
+from regauto.git.run import run
 
-
-def _git(*args: str, cwd: Path, check: bool = True, input: bytes | None = None) -> bytes:
-    try:
-        _, out, _ = proc.run(("git", *args), cwd=cwd, check=check, input=input)
-    except CalledProcessError as e:
-        err = e.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed in {cwd}: {err[-1] if err else e.returncode}") from e
-    return out
+# The history half lives in ``history``; its names are this module's too (one git module).
+commit_of = history.commit_of
+env_without_git = history.env_without_git
+files_at = history.files_at
+first_parent_commits = history.first_parent_commits
+index_commit = history.index_commit
+merge_base = history.merge_base
+merge_file = history.merge_file
+rev_exists = history.rev_exists
+show_file = history.show_file
+tree_paths = history.tree_paths
+worktree_add = history.worktree_add
+worktree_remove = history.worktree_remove
 
 
 def blob_id(data: bytes) -> str:
@@ -71,9 +79,9 @@ def ls_files_stage(root: Path, paths: list[str] | None = None) -> dict[str, Inde
     if paths is not None:
         if not paths:
             return {}
-        out = _git("--literal-pathspecs", "ls-files", "-s", "-z", "--", *paths, cwd=root)
+        out = run("--literal-pathspecs", "ls-files", "-s", "-z", "--", *paths, cwd=root)
     else:
-        out = _git("ls-files", "-s", "-z", cwd=root)
+        out = run("ls-files", "-s", "-z", cwd=root)
     entries: dict[str, IndexEntry] = {}
     for rec in out.split(b"\0"):
         if not rec:
@@ -94,7 +102,7 @@ def index_blobs(root: Path) -> tuple[dict[str, tuple[str, str]], set[str]]:
     """The index as ``{path: (mode, blob)}`` for merged entries, and the unmerged paths:
     ``git ls-files -s -z`` parsed by one regex over the whole output (a third of the time
     of ``ls_files_stage`` on a 100k-entry index)."""
-    text = _git("ls-files", "-s", "-z", cwd=root).decode("utf-8", "surrogateescape")
+    text = run("ls-files", "-s", "-z", cwd=root).decode("utf-8", "surrogateescape")
     merged: dict[str, tuple[str, str]] = {}
     unmerged: set[str] = set()
     for mode, blob, stage, path in _LS_ENTRY.findall(text):
@@ -111,13 +119,13 @@ def index_lines(root: Path, paths: list[str] | None = None) -> list[str]:
     args: tuple[str, ...] = ("ls-files", "-s", "-z")
     if paths is not None:
         args += ("--", *(f":(literal){p}" for p in paths))
-    text = _git(*args, cwd=root).decode("utf-8", "surrogateescape")
+    text = run(*args, cwd=root).decode("utf-8", "surrogateescape")
     return [r for r in text.split("\0") if r]
 
 
 def ls_files_untracked(root: Path) -> list[str]:
     """Untracked, not ignored files (``--exclude-standard``)."""
-    out = _git("ls-files", "-o", "--exclude-standard", "-z", cwd=root)
+    out = run("ls-files", "-o", "--exclude-standard", "-z", cwd=root)
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
@@ -165,13 +173,13 @@ def staged_changes(root: Path) -> list[Change]:
     """
     # No commit named: git compares with HEAD, or with the empty tree on an unborn branch
     # (the first commit), which saves the hook a ``rev-parse HEAD`` per run.
-    out = _git("diff", "--cached", "-M", "--raw", "-z", "--no-abbrev", "--no-ext-diff", "--",
+    out = run("diff", "--cached", "-M", "--raw", "-z", "--no-abbrev", "--no-ext-diff", "--",
                cwd=root)
     return _parse_raw(out)
 
 
 def changes_between(root: Path, old: str, new: str) -> list[Change]:
-    out = _git("diff", "-M", "--raw", "-z", "--no-abbrev", "--no-ext-diff", old, new, "--",
+    out = run("diff", "-M", "--raw", "-z", "--no-abbrev", "--no-ext-diff", old, new, "--",
                cwd=root)
     return _parse_raw(out)
 
@@ -217,7 +225,7 @@ def cat_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
     if not blobs:
         return {}
     uniq = sorted(set(blobs))
-    out = _git("cat-file", "--batch", cwd=root, input=("\n".join(uniq) + "\n").encode())
+    out = run("cat-file", "--batch", cwd=root, input=("\n".join(uniq) + "\n").encode())
     result: dict[str, bytes] = {}
     pos = 0
     for b in uniq:
@@ -231,16 +239,10 @@ def cat_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
     return result
 
 
-def show_file(root: Path, rev: str, path: str) -> bytes | None:
-    """The content of ``path`` at ``rev`` (``""``: the index, stage 0), or None if absent."""
-    rc, out, _ = proc.run(("git", "cat-file", "blob", f"{rev}:{path}"), cwd=root, check=False)
-    return out if rc == 0 else None
-
-
 def add(root: Path, paths: list[str]) -> None:
     """Stage ``paths`` (also their removal: ``-A``), honouring ``GIT_INDEX_FILE``."""
     if paths:
-        _git("add", "-A", "--", *paths, cwd=root)
+        run("add", "-A", "--", *paths, cwd=root)
 
 
 def stage_managed(root: Path, paths: list[str]) -> None:
@@ -253,13 +255,13 @@ def stage_managed(root: Path, paths: list[str]) -> None:
     Ignore rules do not apply (these files are the registry, whatever a .gitignore says).
     """
     if paths:
-        _git("update-index", "--add", "--remove", "--", *paths, cwd=root)
+        run("update-index", "--add", "--remove", "--", *paths, cwd=root)
 
 
 def update_index_blob(root: Path, path: str, data: bytes, mode: str = "100644") -> str:
     """Stage ``data`` as ``path`` without touching the work tree; returns the blob id."""
-    blob = _git("hash-object", "-w", "--stdin", cwd=root, input=data).decode().strip()
-    _git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", cwd=root)
+    blob = run("hash-object", "-w", "--stdin", cwd=root, input=data).decode().strip()
+    run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", cwd=root)
     return blob
 
 
@@ -291,14 +293,14 @@ def index_entries(git_dir: Path) -> int:
 
 
 def config_set(root: Path, key: str, value: str) -> None:
-    _git("config", key, value, cwd=root)
+    run("config", key, value, cwd=root)
 
 
 def unstaged_paths(root: Path, paths: list[str]) -> list[str]:
     """Which of ``paths`` have work-tree changes not in the index."""
     if not paths:
         return []
-    out = _git("diff", "--name-only", "-z", "--no-ext-diff", "--", *paths, cwd=root)
+    out = run("diff", "--name-only", "-z", "--no-ext-diff", "--", *paths, cwd=root)
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
@@ -313,77 +315,10 @@ def in_progress(git_dir: Path) -> str | None:
     return None
 
 
-def env_without_git() -> dict[str, str]:
-    """The environment minus ``GIT_*`` (for git commands aimed at another repository)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-
-
 def index_move(root: Path, old: str, new: str, mode: str, blob: str) -> None:
     """Record a rename in the index only (the work tree was renamed already)."""
-    _git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{new}", cwd=root)
-    _git("update-index", "--force-remove", "--", old, cwd=root)
-
-
-def rev_exists(root: Path, rev: str) -> bool:
-    rc, _, _ = proc.run(("git", "rev-parse", "-q", "--verify", rev), cwd=root, check=False)
-    return rc == 0
-
-
-def merge_base(root: Path, a: str, b: str) -> str | None:
-    """The best common ancestor of ``a`` and ``b``; None when they share no history."""
-    rc, out, _ = proc.run(("git", "merge-base", a, b), cwd=root, check=False)
-    return out.decode().strip() or None if rc == 0 else None
-
-
-def first_parent_commits(root: Path, paths: list[str], limit: int) -> list[str]:
-    """The newest ``limit`` commits on HEAD's first-parent line that changed ``paths``
-    (against their first parent), newest first.  A merge is compared with the branch it
-    was made on, so it shows what it brought in.  Raises GitError without a HEAD commit."""
-    out = _git("log", "--first-parent", "--format=%H", f"--max-count={limit}", "--no-ext-diff",
-               "HEAD", "--", *(f":(literal){p}" for p in paths), cwd=root)
-    return out.decode().split()
-
-
-def files_at(root: Path, wanted: list[tuple[str, str]]) -> list[bytes | None]:
-    """The content of each ``(commit, path)`` — None where that commit has no such file —
-    read in one ``git cat-file --batch`` process."""
-    if not wanted:
-        return []
-    if any("\n" in p for _, p in wanted):
-        raise GitError("git cat-file --batch cannot name a path holding a newline")
-    names = "".join(f"{rev}:{path}\n" for rev, path in wanted)
-    out = _git("cat-file", "--batch", cwd=root, input=names.encode("utf-8", "surrogateescape"))
-    result: list[bytes | None] = []
-    pos = 0
-    for _ in wanted:
-        nl = out.index(b"\n", pos)
-        header = out[pos:nl].split(b" ")
-        if header[-1] in (b"missing", b"ambiguous"):
-            result.append(None)
-            pos = nl + 1
-            continue
-        size = int(header[2])
-        # A tree or a submodule at that path is no file of ours.
-        result.append(out[nl + 1 : nl + 1 + size] if header[1] == b"blob" else None)
-        pos = nl + 1 + size + 1
-    return result
-
-
-def merge_file(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
-    """Three-way merge of one file's contents as git merges a file (``git merge-file``, the
-    same xdiff merge ``git merge`` uses); None when the sides conflict or git cannot merge
-    them (binary content).  Runs nothing that takes the index lock: a merge driver may call
-    it while git holds that lock."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="regauto-merge-") as tmp:
-        names = []
-        for label, data in (("ours", ours), ("base", base), ("theirs", theirs)):
-            p = Path(tmp) / label
-            p.write_bytes(data)
-            names.append(str(p))
-        rc, out, _ = proc.run(("git", "merge-file", "-p", "-q", *names), check=False)
-    return out if rc == 0 else None
+    run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{new}", cwd=root)
+    run("update-index", "--force-remove", "--", old, cwd=root)
 
 
 def files_mentioning(root: Path, words: list[str], pathspecs: list[str], *,
@@ -398,44 +333,4 @@ def files_mentioning(root: Path, words: list[str], pathspecs: list[str], *,
     rc, out, _ = proc.run(("git", *args, "--", *pathspecs), cwd=root, check=False)
     if rc not in (0, 1):
         return None
-    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
-
-
-def commit_of(root: Path, rev: str) -> str | None:
-    """The commit ``rev`` names (full id), or None when it names no commit."""
-    rc, out, _ = proc.run(("git", "rev-parse", "-q", "--verify", f"{rev}^{{commit}}"), cwd=root,
-                          check=False)
-    return out.decode().strip() or None if rc == 0 else None
-
-
-def index_commit(root: Path) -> str:
-    """A dangling commit whose tree is the index (what ``git commit`` would record now).
-    Raises GitError while the index holds a conflict."""
-    tree = _git("write-tree", cwd=root).decode().strip()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "regauto", "GIT_AUTHOR_EMAIL": "regauto@localhost",
-           "GIT_COMMITTER_NAME": "regauto", "GIT_COMMITTER_EMAIL": "regauto@localhost"}
-    _, out, _ = proc.run(("git", "commit-tree", tree, "-m", "regauto check --staged"), cwd=root,
-                         env=env)
-    return out.decode().strip()
-
-
-def worktree_add(root: Path, where: Path, commit: str) -> None:
-    """Check ``commit`` out, detached, in a new linked work tree at ``where``.  No hooks run
-    (a post-checkout hook is the user's business, not a check's) and no ``GIT_*`` variable
-    of a hook we may be running in reaches the new work tree."""
-    env = env_without_git()
-    proc.run(("git", "-c", "core.hooksPath=/dev/null", "worktree", "add", "--quiet", "--detach",
-              str(where), commit), cwd=root, env=env)
-
-
-def worktree_remove(root: Path, where: Path) -> None:
-    """Remove a linked work tree made by :func:`worktree_add`, and its administrative files."""
-    env = env_without_git()
-    proc.run(("git", "worktree", "remove", "--force", str(where)), cwd=root, env=env, check=False)
-    proc.run(("git", "worktree", "prune"), cwd=root, env=env, check=False)
-
-
-def tree_paths(root: Path, commit: str, folder: str) -> list[str]:
-    """The files (blobs) under ``folder`` in ``commit``'s tree, repository-relative."""
-    out = _git("ls-tree", "-r", "-z", "--name-only", commit, "--", f"{folder}/", cwd=root)
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
