@@ -1,0 +1,328 @@
+"""The registry in git's index, as a reader and a writer for the pipeline (SPEC §3, "Two
+registries"): **the registry in the index describes the index; the registry in the work
+tree describes the work tree.**  The commit hook plans against the staged shards and writes
+the staged shards (``staged``), so a commit records exactly what it commits, whatever the
+work tree's registry says meanwhile (the daemon, a ``fix`` after unstaged edits).
+
+The work tree follows where nobody diverged: a shard written to the index is also written
+to the work tree when its work-tree file was equal to the staged one before (so, without
+unstaged registry edits, the two stay identical); a work-tree shard that differs — it
+describes unstaged edits — is left as it is (``kept``).  The work-tree side goes through the
+work tree's own writer (lock, backup, journal), under the same registry lock as the index
+write, so the daemon's writes never interleave with it.
+
+Where an id lives: the work tree's id index knows the shards equal in both registries; the
+shards that differ (``git diff`` of the registry folder, usually none) are read whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from regauto import docid, git
+from regauto.errors import CASConflict, PatchError, RegistryFormatError
+from regauto.events.lock_manager import LockManager
+from regauto.pathguard import read_owned
+from regauto.project import Project
+from regauto.registry import record_checks, staged
+from regauto.registry.promotion_patch import PromotionPatch, merge_patch
+from regauto.registry.reader import Reader, Snapshot
+from regauto.registry.records import META_NAME, META_TEXT, Record, dumps, shard_of
+from regauto.registry.registry_writer_service import RegistryWriterService, WriteResult
+from regauto.registry.store import RegistryStore, ShardLines, path_bytes, text_sha256
+
+
+class StagedRegistry:
+    """The staged registry files and their texts, shared by the reader and the writer of
+    one run.  ``differing``: which registry files' work-tree copy differs from the index
+    (default ``git diff`` of the folder; the caller may know better, e.g. under the
+    pre-commit framework, which has checked the index out)."""
+
+    def __init__(self, project: Project,
+                 differing: Callable[[], Iterable[str]] | None = None) -> None:
+        self.root = project.root
+        self.folder = project.config.registry
+        self.state_dir = project.state_dir
+        self._differing_fn = differing
+        self._differing: set[str] | None = None
+        self.files: dict[str, str] | None = None  # name -> staged blob
+        self._texts: dict[str, str] = {}  # blob -> text
+        # name -> (text before, text after) of every file this run staged
+        self.changed: dict[str, tuple[str | None, str | None]] = {}
+        self.kept: set[str] = set()  # written to the index only: the work tree's differs
+
+    def refresh(self) -> dict[str, str]:
+        self.files = staged.listing(self.root, self.folder)
+        return self.files
+
+    def listing(self) -> dict[str, str]:
+        return self.files if self.files is not None else self.refresh()
+
+    def token(self) -> str:
+        return staged.token(self.listing())
+
+    def texts(self, names: Iterable[str]) -> dict[str, str | None]:
+        """The staged text of each of ``names`` (None: not staged)."""
+        files = self.listing()
+        want = {n: files[n] for n in names if n in files}
+        missing = {n: b for n, b in want.items() if b not in self._texts}
+        if missing:
+            for n, text in staged.read_texts(self.root, self.folder, missing).items():
+                self._texts[missing[n]] = text
+        return {n: (self._texts[files[n]] if n in files else None) for n in names}
+
+    def differing(self) -> set[str]:
+        """Registry files whose work-tree copy is not the staged one (read whole when an
+        id is looked for: the work tree's id index does not describe them)."""
+        if self._differing is None:
+            prefix = self.folder.rstrip("/") + "/"
+            found = (self._differing_fn() if self._differing_fn is not None
+                     else git.unstaged_paths(self.root, [self.folder]))
+            self._differing = {p[len(prefix):] if p.startswith(prefix) else p for p in found}
+        return self._differing | self.kept
+
+    def stage(self, writes: dict[str, str | None]) -> None:
+        before = self.texts(list(writes))
+        blobs = staged.write(self.root, self.folder, writes, self.state_dir)
+        files = self.listing()
+        for n, text in writes.items():
+            if text is None:
+                files.pop(n, None)
+            else:
+                files[n] = blobs[n]
+                self._texts[blobs[n]] = text
+            first = self.changed.get(n, (before[n], None))[0]
+            self.changed[n] = (first, text)
+
+    def display(self, name: str) -> str:
+        return f"{self.folder}/{name} (staged)"
+
+
+def _lines(reg: StagedRegistry, names: Iterable[str]) -> dict[str, ShardLines]:
+    return {n: ShardLines(n, t or "", reg.display(n)) for n, t in reg.texts(names).items()}
+
+
+class IndexReader(Reader):
+    """A :class:`Reader` of the staged registry (the work tree's store and locks serve the
+    id-index hint and the lock)."""
+
+    def __init__(self, reg: StagedRegistry, store: RegistryStore, locks: LockManager,
+                 timeout: float | None = None) -> None:
+        super().__init__(store, locks, timeout)
+        self.reg = reg
+
+    def current_hash(self) -> str:
+        return self.reg.token()
+
+    def snapshot(self, shards: list[str] | None = None) -> Snapshot:
+        """The staged records (of ``shards``, default all); a full snapshot also has the
+        manifest (sha256 of each staged file, as the work tree's would be), which the
+        generated outputs' input hashes are made of."""
+        files = self.reg.listing()
+        names = sorted(n for n in files if n != META_NAME) if shards is None else shards
+        recs: list[Record] = []
+        manifest: dict[str, str] = {}
+        for n, sh in _lines(self.reg, names).items():
+            recs.extend(sh.record(i) for i in range(len(sh.lines)))
+            if shards is None:
+                manifest[n] = text_sha256(sh.text)
+        if shards is None:
+            manifest[META_NAME] = text_sha256(self.reg.texts([META_NAME])[META_NAME]
+                                              or META_TEXT)
+        return Snapshot(self.reg.token(), manifest, recs)
+
+    def by_paths(self, paths: list[str]) -> tuple[str, dict[str, Record]]:
+        wanted = set(paths)
+        h = self.reg.token()
+        out: dict[str, Record] = {}
+        for sh in _lines(self.reg, sorted({shard_of(p) for p in wanted})).values():
+            for i, (path, _) in enumerate(sh.keys):
+                if path in wanted:
+                    out[path] = sh.record(i)
+        return h, out
+
+    def locate(self, ids: Iterable[str]) -> dict[str, set[str]]:
+        """``{doc_id: {staged shards holding it}}`` for the ids present."""
+        ids = set(ids)
+        files = self.reg.listing()
+        differ = self.reg.differing()
+        self._recover()
+        self.index.sync(self.store.manifest())
+        names = {s for ss in self.index.shards_of(ids).values() for s in ss
+                 if s in files and s not in differ}
+        names |= {n for n in differ if n in files and n != META_NAME}
+        out: dict[str, set[str]] = {}
+        for n, sh in _lines(self.reg, sorted(names)).items():
+            for _, doc in sh.keys:
+                if doc in ids:
+                    out.setdefault(doc, set()).add(n)
+        return out
+
+    def by_ids(self, ids: list[str]) -> dict[str, list[Record]]:
+        located = self.locate(ids)
+        out: dict[str, list[Record]] = {}
+        shards = _lines(self.reg, sorted({s for ss in located.values() for s in ss}))
+        for name in sorted(shards):
+            sh = shards[name]
+            for i, (_, doc) in enumerate(sh.keys):
+                if doc in located:
+                    out.setdefault(doc, []).append(sh.record(i))
+        return out
+
+    def max_id(self) -> str | None:
+        """The work tree's highest id or a higher one only the index holds: a floor for
+        new ids, never lower than the staged registry's."""
+        best = super().max_id()
+        differ = [n for n in self.reg.differing() if n in self.reg.listing() and n != META_NAME]
+        for sh in _lines(self.reg, differ).values():
+            for _, doc in sh.keys:
+                if doc is not None and docid.is_valid(doc) and (best is None or doc > best):
+                    best = doc
+        return best
+
+
+class IndexWriter(RegistryWriterService):
+    """Writes simple-mode patches into the staged registry (one ``hash-object``, one
+    ``update-index``) and mirrors each written shard into the work tree where that shard
+    was equal to the staged one; its inherited work-tree methods (recovery, ``restore``)
+    serve the mirror."""
+
+    def __init__(self, reader: IndexReader, *, keep_backups: int = 20,
+                 lock_timeout: float | None = None) -> None:
+        super().__init__(reader.store, reader.locks, keep_backups=keep_backups,
+                         lock_timeout=lock_timeout)
+        self.reader = reader
+        self.reg = reader.reg
+
+    def current_hash(self) -> str:
+        return self.reg.token()
+
+    def apply(self, patch: PromotionPatch) -> WriteResult:
+        with self.locks.registry(timeout=self.lock_timeout):
+            current = staged.token(self.reg.refresh())  # compare-and-swap on the blobs
+            if patch.base_hash != current:
+                raise CASConflict(patch.base_hash, current)
+            if patch.changes is None:
+                raise PatchError("the index's registry takes simple patches only")
+            writes, changed_ids = self._plan_staged(patch.changes)
+            if not writes:
+                return WriteResult(False, current, current)
+            olds = self.reg.texts(list(writes))
+            self.reg.stage(writes)
+            self._mirror(writes, olds)
+            new = self.reg.token()
+        nbytes = sum(len(t.encode()) for t in writes.values() if t is not None)
+        result = WriteResult(True, current, new, tuple(sorted(writes)), len(changed_ids),
+                             nbytes, tuple(sorted(changed_ids)))
+        for hook in self.post_write_hooks:
+            hook(result)
+        return result
+
+    def _plan_staged(self, changes: dict[str, Record | None]) -> tuple[dict[str, str | None],
+                                                                 list[str]]:
+        for doc_id, fields in changes.items():
+            record_checks.checked_id("changes", doc_id)
+            if fields is not None and "path" in fields:
+                record_checks.checked_path(doc_id, fields["path"])
+        located = self.reader.locate(changes)
+        need = {s for ss in located.values() for s in ss}
+        need |= {shard_of(f["path"]) for f in changes.values()
+                 if f is not None and isinstance(f.get("path"), str)}
+        shards = _lines(self.reg, sorted(need))
+        current: dict[str, Record] = {}
+        for name in sorted(shards):
+            for i, (_, doc) in enumerate(shards[name].keys):
+                if doc in changes and doc not in current:
+                    current[doc] = shards[name].record(i)
+        final: dict[str, Record | None] = {}
+        for doc_id, fields in changes.items():
+            if fields is None:
+                final[doc_id] = None
+                continue
+            if "doc_id" in fields and fields["doc_id"] != doc_id:
+                raise PatchError(f"changes[{doc_id}]: doc_id field {fields['doc_id']!r} differs")
+            new = merge_patch(current.get(doc_id, {}), fields)
+            new["doc_id"] = doc_id
+            final[doc_id] = record_checks.validated(doc_id, new)
+        writes: dict[str, str | None] = {}
+        for name, sh in shards.items():
+            text = _rebuild(sh, final)
+            if text != (sh.text or None):
+                writes[name] = text
+        changed = [d for d, r in final.items() if r != current.get(d)]
+        if writes:
+            meta = self._meta()
+            if meta is not None:
+                writes[META_NAME] = meta
+        return writes, changed
+
+    def _meta(self) -> str | None:
+        """``meta.json`` to stage with the shards: the canonical one when none is staged
+        (a fresh registry's first commit) or the staged one is merely non-canonical."""
+        files = self.reg.listing()
+        if files.get(META_NAME) == git.blob_id(META_TEXT.encode()):
+            return None
+        text = self.reg.texts([META_NAME])[META_NAME]
+        if text is not None:
+            import json
+
+            try:
+                same = json.loads(text) == json.loads(META_TEXT)
+            except ValueError:
+                same = False
+            if not same:
+                raise RegistryFormatError(f"{self.reg.display(META_NAME)}: unsupported "
+                                          f"registry ({text.strip()[:80]})")
+        return META_TEXT
+
+    def _mirror(self, writes: dict[str, str | None], olds: dict[str, str | None]) -> None:
+        """The work tree's shards that were equal to the staged ones get the same text;
+        the others are the work tree's own (``kept``).  Under the registry lock."""
+        mirror: dict[str, str | None] = {}
+        for name, text in writes.items():
+            old = olds.get(name)
+            now = read_owned(self.store.dir / name, "registry file")
+            if now == (None if old is None else old.encode("utf-8")):
+                mirror[name] = text
+            else:
+                self.reg.kept.add(name)
+        if mirror:
+            self.restore(mirror, self.store.registry_hash())
+
+
+def _rebuild(sh: ShardLines, final: dict[str, Record | None]) -> str | None:
+    """The shard's new text: the lines of ``final``'s ids out, its records for this shard
+    in, sorted bytewise by path; untouched lines keep their exact text."""
+    entries: list[tuple[bytes, str]] = []
+    seen: dict[bytes, str | None] = {}
+    for i, (path, doc) in enumerate(sh.keys):
+        if doc in final:
+            continue
+        pb = path_bytes(path) if path is not None else b""
+        entries.append((pb, sh.lines[i]))
+        if path is not None:
+            seen[pb] = doc
+    for doc, rec in final.items():
+        if rec is None or shard_of(rec["path"]) != sh.name:
+            continue
+        pb = path_bytes(rec["path"])
+        if pb in seen:
+            raise PatchError(f"path {rec['path']!r} would be held by two records "
+                             f"({seen[pb]}, {doc})")
+        seen[pb] = doc
+        entries.append((pb, dumps(rec)))
+    entries.sort(key=lambda e: e[0])
+    return "".join(line + "\n" for _, line in entries) or None
+
+
+def open_index_registry(project: Project, differing: Callable[[], Iterable[str]] | None = None
+                        ) -> tuple[IndexReader, IndexWriter]:
+    """A reader and a writer of ``project``'s staged registry, for one run."""
+    from regauto.registry import open_store
+
+    timeout = project.config.lock_timeout_s
+    reader = IndexReader(StagedRegistry(project, differing), open_store(project),
+                         LockManager(project.state_dir, timeout=timeout), timeout)
+    return reader, IndexWriter(reader, keep_backups=project.config.backups,
+                               lock_timeout=timeout)
+
