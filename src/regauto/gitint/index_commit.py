@@ -34,9 +34,14 @@ class Staging:
 
 def open_staging(project: Project) -> Staging:
     stash = framework_stash.stash_file()
-    # Under the framework's commit hook the work tree is the index checked out: no
-    # registry file differs (no ``git diff`` needed to know it).
-    reader, writer = open_index_registry(project, (lambda: ()) if stash is not None else None)
+    if stash is None:
+        reader, writer = open_index_registry(project)
+        return Staging(reader, writer, stash)
+    # Under the framework's commit hook the work tree is the index checked out (no
+    # registry file differs now); the user's unstaged edits are those of its stash.
+    patch = framework_stash.framework_stash() or b""
+    reader, writer = open_index_registry(
+        project, lambda: (), lambda paths: framework_stash.stashed_paths(patch, paths))
     return Staging(reader, writer, stash)
 
 
@@ -52,7 +57,16 @@ def finish(project: Project, st: Staging) -> list[str]:
     outputs = _outputs(project, st) if project.config.outputs else {}
     changed.update(outputs)
     if st.stash:
-        stash_rebase.rebase(st.stash, changed)
+        prefix = f"{folder}/"
+
+        def adjust(path: str, mine: bytes | None) -> bytes | None:
+            if not path.startswith(prefix):
+                return mine
+            text = reg.follow(path[len(prefix):], None if mine is None
+                              else mine.decode("utf-8", "replace"))
+            return None if text is None else text.encode("utf-8")
+
+        stash_rebase.rebase(st.stash, changed, adjust)
     return sorted(outputs)
 
 

@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 
 from regauto import git, proc
 
 DIFF_HEAD = b"diff --git "
 
 
-def rebase(patch_file: str, staged: dict[str, tuple[bytes | None, bytes | None]]) -> list[str]:
+Adjust = Callable[[str, bytes | None], bytes | None]
+
+
+def rebase(patch_file: str, staged: dict[str, tuple[bytes | None, bytes | None]],
+           adjust: Adjust = lambda path, mine: mine) -> list[str]:
     """Rebase the sections of ``patch_file`` for ``staged`` (``{path: (staged before,
-    staged now)}``, None: absent) onto the new staged texts; returns the paths rebased."""
+    staged now)}``, None: absent) onto the new staged texts; ``adjust(path, work-tree
+    version)`` is what the restore is to give back (default: the work tree's version as
+    it was).  Returns the paths rebased."""
     with open(patch_file, "rb") as f:
         data = f.read()
     out: list[bytes] = []
@@ -31,7 +38,7 @@ def rebase(patch_file: str, staged: dict[str, tuple[bytes | None, bytes | None]]
     for path, section in _sections(data):
         if path in staged:
             old, new = staged[path]
-            section = _diff(path, new, _apply(path, old, section))
+            section = _diff(path, new, adjust(path, _apply(path, old, section)))
             done.append(path)
         out.append(section)
     if done:

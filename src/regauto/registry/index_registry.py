@@ -7,7 +7,9 @@ work tree's registry says meanwhile (the daemon, a ``fix`` after unstaged edits)
 The work tree follows where nobody diverged: a shard written to the index is also written
 to the work tree when its work-tree file was equal to the staged one before (so, without
 unstaged registry edits, the two stay identical); a work-tree shard that differs — it
-describes unstaged edits — is left as it is (``kept``).  The work-tree side goes through the
+describes unstaged edits — keeps its own lines (``kept``), and takes only the record changes
+that hold for the work tree too: those of documents the work tree has as staged
+(``StagedRegistry.follow``).  The work-tree side goes through the
 work tree's own writer (lock, backup, journal), under the same registry lock as the index
 write, so the daemon's writes never interleave with it.
 
@@ -39,7 +41,8 @@ class StagedRegistry:
     pre-commit framework, which has checked the index out)."""
 
     def __init__(self, project: Project,
-                 differing: Callable[[], Iterable[str]] | None = None) -> None:
+                 differing: Callable[[], Iterable[str]] | None = None,
+                 unstaged: Callable[[list[str]], Iterable[str]] | None = None) -> None:
         self.root = project.root
         self.folder = project.config.registry
         self.state_dir = project.state_dir
@@ -50,6 +53,10 @@ class StagedRegistry:
         # name -> (text before, text after) of every file this run staged
         self.changed: dict[str, tuple[str | None, str | None]] = {}
         self.kept: set[str] = set()  # written to the index only: the work tree's differs
+        # The records this run changed, and the paths each one's change involves.
+        self.final: dict[str, Record | None] = {}
+        self.involved: dict[str, set[str]] = {}
+        self._unstaged = unstaged
 
     def refresh(self) -> dict[str, str]:
         self.files = staged.listing(self.root, self.folder)
@@ -80,6 +87,32 @@ class StagedRegistry:
                      else git.unstaged_paths(self.root, [self.folder]))
             self._differing = {p[len(prefix):] if p.startswith(prefix) else p for p in found}
         return self._differing | self.kept
+
+    def unstaged(self, paths: list[str]) -> set[str]:
+        """Which of ``paths`` differ between the work tree and the index (the user's
+        unstaged edits; under the pre-commit framework, those in its stash)."""
+        if not paths:
+            return set()
+        return set(self._unstaged(paths) if self._unstaged is not None
+                   else git.unstaged_paths(self.root, paths))
+
+    def follow(self, name: str, text: str | None) -> str | None:
+        """The work tree's own version ``text`` of shard ``name`` with this run's record
+        changes that hold for the work tree too: those whose documents the work tree has
+        as staged.  A change that does not fit (the work tree holds that path under another
+        id) leaves the text as it is."""
+        docs = [d for d, paths in self.involved.items() if name in {shard_of(p) for p in paths}]
+        if not docs:
+            return text
+        paths = sorted({p for d in docs for p in self.involved[d]})
+        differ = self.unstaged(paths)
+        final = {d: self.final[d] for d in docs if not (self.involved[d] & differ)}
+        if not final:
+            return text
+        try:
+            return _rebuild(ShardLines(name, text or "", f"{self.folder}/{name}"), final)
+        except (PatchError, RegistryFormatError):
+            return text
 
     def stage(self, writes: dict[str, str | None]) -> None:
         before = self.texts(list(writes))
@@ -250,6 +283,11 @@ class IndexWriter(RegistryWriterService):
             if text != (sh.text or None):
                 writes[name] = text
         changed = [d for d, r in final.items() if r != current.get(d)]
+        for d, r in final.items():
+            self.reg.final[d] = r
+            was = current.get(d, {}).get("path")
+            self.reg.involved[d] = ({r["path"]} if r is not None else set()) | (
+                {was} if isinstance(was, str) else set())
         if writes:
             meta = self._meta()
             if meta is not None:
@@ -284,8 +322,11 @@ class IndexWriter(RegistryWriterService):
             now = read_owned(self.store.dir / name, "registry file")
             if now == (None if old is None else old.encode("utf-8")):
                 mirror[name] = text
-            else:
-                self.reg.kept.add(name)
+                continue
+            self.reg.kept.add(name)
+            mine = None if now is None else now.decode("utf-8", "replace")
+            if name != META_NAME and (follow := self.reg.follow(name, mine)) != mine:
+                mirror[name] = follow
         if mirror:
             self.restore(mirror, self.store.registry_hash())
 
@@ -315,13 +356,15 @@ def _rebuild(sh: ShardLines, final: dict[str, Record | None]) -> str | None:
     return "".join(line + "\n" for _, line in entries) or None
 
 
-def open_index_registry(project: Project, differing: Callable[[], Iterable[str]] | None = None
+def open_index_registry(project: Project, differing: Callable[[], Iterable[str]] | None = None,
+                        unstaged: Callable[[list[str]], Iterable[str]] | None = None,
                         ) -> tuple[IndexReader, IndexWriter]:
-    """A reader and a writer of ``project``'s staged registry, for one run."""
+    """A reader and a writer of ``project``'s staged registry, for one run (``differing``,
+    ``unstaged``: see :class:`StagedRegistry`)."""
     from regauto.registry import open_store
 
     timeout = project.config.lock_timeout_s
-    reader = IndexReader(StagedRegistry(project, differing), open_store(project),
+    reader = IndexReader(StagedRegistry(project, differing, unstaged), open_store(project),
                          LockManager(project.state_dir, timeout=timeout), timeout)
     return reader, IndexWriter(reader, keep_backups=project.config.backups,
                                lock_timeout=timeout)
