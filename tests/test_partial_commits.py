@@ -31,6 +31,7 @@ from tests.test_history_ops import (  # noqa: F401  (fixtures)
     pre_commit_home,
     regauto_hook_repo,
     repo,
+    with_index,
 )
 from tests.watch_helpers import records, wait_for
 
@@ -126,3 +127,44 @@ def test_daemon_keeps_the_work_tree_registry_current(work: Path) -> None:
     wait_for("the work tree's registry to describe the work tree",
              lambda: run_regauto("check", cwd=work).returncode == 0, timeout=30)
     assert records(work)["m.py"]["blob"] == rgit.blob_id(m_edit)
+
+
+def test_outputs_are_rendered_from_the_index(work: Path) -> None:
+    """A generated output is rendered from the index's registry for the commit, while the
+    work tree's registry and output describe an unregistered draft the commit leaves out."""
+    with_index(work)
+    make_tree(work, {"notes/draft.txt": "draft\n"})
+    r = run_regauto("fix", cwd=work)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "notes/draft.txt" in (work / "INDEX.md").read_text()
+    make_tree(work, {"notes/a.txt": "a\n"})
+    git(work, "add", "notes/a.txt")
+    p = subprocess.run(["git", "commit", "-qm", "add a"], cwd=work, capture_output=True,
+                       text=True, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert_clean_tip(work)
+    index = git(work, "show", "HEAD:INDEX.md")
+    assert "notes/a.txt" in index and "notes/draft.txt" not in index
+    assert "notes/draft.txt" in (work / "INDEX.md").read_text()
+    assert "notes/draft.txt" in records(work)
+    # Locally: at most the work tree's output is behind its registry (a.txt), which is true.
+    r = run_regauto("check", cwd=work)
+    assert r.returncode == 0 or "INDEX.md" in r.stdout, r.stdout
+    assert "draft" not in r.stdout and "notes/a.txt" not in r.stdout, r.stdout
+
+
+def test_a_document_registered_before_it_is_staged_keeps_its_id(work: Path) -> None:
+    """The work tree's registry gave a new document its id (``fix``, the daemon); staging
+    the document alone must commit that id, not a second one (ids are permanent)."""
+    make_tree(work, {"notes/new.txt": "new\n"})
+    r = run_regauto("fix", cwd=work)
+    assert r.returncode == 0, r.stdout + r.stderr
+    given = records(work)["notes/new.txt"]["doc_id"]
+    git(work, "add", "notes/new.txt")
+    p = subprocess.run(["git", "commit", "-qm", "add new"], cwd=work, capture_output=True,
+                       text=True, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert_clean_tip(work)
+    assert committed_records(work)["notes/new.txt"]["doc_id"] == given
+    assert records(work)["notes/new.txt"]["doc_id"] == given
+    assert git(work, "status", "--porcelain") == ""

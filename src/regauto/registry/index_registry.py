@@ -165,6 +165,11 @@ class IndexReader(Reader):
         return Snapshot(self.reg.token(), manifest, recs)
 
     def by_paths(self, paths: list[str]) -> tuple[str, dict[str, Record]]:
+        """The staged records at ``paths``; for a path the index has no record of, the work
+        tree's record, when the index holds its id nowhere: a document the daemon or
+        ``sync`` registered, then staged without the registry, keeps the id it was given
+        (ids are permanent).  Such a record is returned without its blob, so the pipeline
+        writes it into the index."""
         wanted = set(paths)
         h = self.reg.token()
         out: dict[str, Record] = {}
@@ -172,6 +177,14 @@ class IndexReader(Reader):
             for i, (path, _) in enumerate(sh.keys):
                 if path in wanted:
                     out[path] = sh.record(i)
+        missing = sorted(wanted - set(out))
+        if missing:
+            _, mine = Reader(self.store, self.locks, self.timeout).by_paths(missing)
+            ids = {r["doc_id"] for r in mine.values() if isinstance(r.get("doc_id"), str)}
+            held = self.locate(ids) if ids else {}
+            for path, rec in mine.items():
+                if isinstance(rec.get("doc_id"), str) and rec["doc_id"] not in held:
+                    out[path] = {**rec, "blob": ""}
         return h, out
 
     def locate(self, ids: Iterable[str]) -> dict[str, set[str]]:
