@@ -13,12 +13,14 @@ that hold for the work tree too: those of documents the work tree has as staged
 work tree's own writer (lock, backup, journal), under the same registry lock as the index
 write, so the daemon's writes never interleave with it.
 
-Where an id lives: the work tree's id index knows the shards equal in both registries; the
-shards that differ (``git diff`` of the registry folder, usually none) are read whole.
+Where an id lives: the work tree's id index names the shards to read from the index; an id
+not found there is looked for in the shards that differ (``git diff`` of the registry
+folder, usually none), read whole (``IndexReader.locate``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 
 from regauto import docid, git
@@ -38,7 +40,13 @@ class StagedRegistry:
     """The staged registry files and their texts, shared by the reader and the writer of
     one run.  ``differing``: which registry files' work-tree copy differs from the index
     (default ``git diff`` of the folder; the caller may know better, e.g. under the
-    pre-commit framework, which has checked the index out)."""
+    pre-commit framework, which has checked the index out).  ``unstaged``: which of some
+    paths differ between the work tree and the index (default ``git diff``).
+
+    Files are read by their index paths, as needed; the blob each was read at is kept
+    (``seen``), and the writer's compare-and-swap checks exactly those (:meth:`verify`).
+    The pipeline's token (:meth:`token`) only names this view's generation: it moves on
+    each write and each conflict."""
 
     def __init__(self, project: Project,
                  differing: Callable[[], Iterable[str]] | None = None,
@@ -48,35 +56,61 @@ class StagedRegistry:
         self.state_dir = project.state_dir
         self._differing_fn = differing
         self._differing: set[str] | None = None
-        self.files: dict[str, str] | None = None  # name -> staged blob
+        self._unstaged = unstaged
+        self.seen: dict[str, str | None] = {}  # name -> staged blob read (None: absent)
         self._texts: dict[str, str] = {}  # blob -> text
+        self._complete = False  # ``seen`` holds every staged registry file
+        self.generation = 0
         # name -> (text before, text after) of every file this run staged
         self.changed: dict[str, tuple[str | None, str | None]] = {}
         self.kept: set[str] = set()  # written to the index only: the work tree's differs
         # The records this run changed, and the paths each one's change involves.
         self.final: dict[str, Record | None] = {}
         self.involved: dict[str, set[str]] = {}
-        self._unstaged = unstaged
-
-    def refresh(self) -> dict[str, str]:
-        self.files = staged.listing(self.root, self.folder)
-        return self.files
-
-    def listing(self) -> dict[str, str]:
-        return self.files if self.files is not None else self.refresh()
 
     def token(self) -> str:
-        return staged.token(self.listing())
+        return "sha256:" + hashlib.sha256(f"staged {self.generation}".encode()).hexdigest()
+
+    def names(self) -> list[str]:
+        """Every staged registry file (one listing of the folder, for a full read)."""
+        if not self._complete:
+            listed = staged.listing(self.root, self.folder)
+            for n in list(self.seen):
+                if n not in listed:
+                    self.seen[n] = None
+            for n, blob in listed.items():
+                if self.seen.get(n) != blob:
+                    self.seen.pop(n, None)  # read again below, at the listed blob
+            self.texts(list(listed))
+            self._complete = True
+        return sorted(n for n, b in self.seen.items() if b is not None)
 
     def texts(self, names: Iterable[str]) -> dict[str, str | None]:
-        """The staged text of each of ``names`` (None: not staged)."""
-        files = self.listing()
-        want = {n: files[n] for n in names if n in files}
-        missing = {n: b for n, b in want.items() if b not in self._texts}
-        if missing:
-            for n, text in staged.read_texts(self.root, self.folder, missing).items():
-                self._texts[missing[n]] = text
-        return {n: (self._texts[files[n]] if n in files else None) for n in names}
+        """The staged text of each of ``names`` (None: not staged).  The first read also
+        reads ``meta.json`` (the writer checks it) in the same process."""
+        names = list(names)
+        want = [n for n in dict.fromkeys(names) if n not in self.seen]
+        if want:
+            if META_NAME not in self.seen and META_NAME not in want:
+                want.append(META_NAME)
+            for n, got in staged.read(self.root, self.folder, want).items():
+                self.seen[n] = None if got is None else got[0]
+                if got is not None:
+                    self._texts[got[0]] = got[1]
+        return {n: (None if self.seen[n] is None else self._texts[self.seen[n] or ""])
+                for n in names}
+
+    def verify(self) -> None:
+        """Compare-and-swap: every file this attempt read is still staged as it was read;
+        else :class:`CASConflict`, and the next attempt reads afresh."""
+        now = staged.blobs(self.root, self.folder, list(self.seen))
+        moved = [n for n, b in self.seen.items() if now.get(n) != b]
+        if moved:
+            before = self.token()
+            self.seen.clear()
+            self._complete = False
+            self.generation += 1
+            raise CASConflict(before, self.token())
 
     def differing(self) -> set[str]:
         """Registry files whose work-tree copy is not the staged one (read whole when an
@@ -114,18 +148,25 @@ class StagedRegistry:
         except (PatchError, RegistryFormatError):
             return text
 
-    def stage(self, writes: dict[str, str | None]) -> None:
+    def stage(self, writes: dict[str, str | None], from_worktree: set[str]) -> None:
+        """Stage ``writes``: those in ``from_worktree`` as the work tree now holds them
+        (one ``git update-index``, which hashes them itself), the others as blobs."""
         before = self.texts(list(writes))
-        blobs = staged.write(self.root, self.folder, writes, self.state_dir)
-        files = self.listing()
+        base = self.folder.rstrip("/")
+        mine = sorted(n for n in writes if n in from_worktree)
+        if mine:
+            git.stage_managed(self.root, [f"{base}/{n}" for n in mine])
+        rest = {n: t for n, t in writes.items() if n not in from_worktree}
+        if rest:
+            staged.write(self.root, self.folder, rest, self.state_dir)
         for n, text in writes.items():
-            if text is None:
-                files.pop(n, None)
-            else:
-                files[n] = blobs[n]
-                self._texts[blobs[n]] = text
+            blob = None if text is None else git.blob_id(text.encode("utf-8"))
+            self.seen[n] = blob
+            if blob is not None and text is not None:
+                self._texts[blob] = text
             first = self.changed.get(n, (before[n], None))[0]
             self.changed[n] = (first, text)
+        self.generation += 1
 
     def display(self, name: str) -> str:
         return f"{self.folder}/{name} (staged)"
@@ -151,8 +192,7 @@ class IndexReader(Reader):
         """The staged records (of ``shards``, default all); a full snapshot also has the
         manifest (sha256 of each staged file, as the work tree's would be), which the
         generated outputs' input hashes are made of."""
-        files = self.reg.listing()
-        names = sorted(n for n in files if n != META_NAME) if shards is None else shards
+        names = [n for n in self.reg.names() if n != META_NAME] if shards is None else shards
         recs: list[Record] = []
         manifest: dict[str, str] = {}
         for n, sh in _lines(self.reg, names).items():
@@ -188,15 +228,27 @@ class IndexReader(Reader):
         return h, out
 
     def locate(self, ids: Iterable[str]) -> dict[str, set[str]]:
-        """``{doc_id: {staged shards holding it}}`` for the ids present."""
+        """``{doc_id: {staged shards holding it}}`` for the ids present.  The work tree's
+        id index names the shards to read; an id not found there is looked for in the
+        registry files whose work-tree copy differs (the id index does not describe those),
+        so the ``git diff`` that lists them runs only then — for a new id, or after unstaged
+        registry edits.  A second line of an id in a differing shard, where the id index
+        found the first, is a duplicate left for ``check``/``fix``."""
         ids = set(ids)
-        files = self.reg.listing()
-        differ = self.reg.differing()
+        if not ids:
+            return {}
         self._recover()
         self.index.sync(self.store.manifest())
-        names = {s for ss in self.index.shards_of(ids).values() for s in ss
-                 if s in files and s not in differ}
-        names |= {n for n in differ if n in files and n != META_NAME}
+        hinted = {s for ss in self.index.shards_of(ids).values() for s in ss}
+        out = self._scan(hinted, ids)
+        rest = ids - set(out)
+        if rest:
+            differ = {n for n in self.reg.differing() if n != META_NAME}
+            for doc, names in self._scan(differ - hinted, rest).items():
+                out.setdefault(doc, set()).update(names)
+        return out
+
+    def _scan(self, names: set[str], ids: set[str]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for n, sh in _lines(self.reg, sorted(names)).items():
             for _, doc in sh.keys:
@@ -219,7 +271,7 @@ class IndexReader(Reader):
         """The work tree's highest id or a higher one only the index holds: a floor for
         new ids, never lower than the staged registry's."""
         best = super().max_id()
-        differ = [n for n in self.reg.differing() if n in self.reg.listing() and n != META_NAME]
+        differ = [n for n in self.reg.differing() if n != META_NAME]
         for sh in _lines(self.reg, differ).values():
             for _, doc in sh.keys:
                 if doc is not None and docid.is_valid(doc) and (best is None or doc > best):
@@ -228,10 +280,9 @@ class IndexReader(Reader):
 
 
 class IndexWriter(RegistryWriterService):
-    """Writes simple-mode patches into the staged registry (one ``hash-object``, one
-    ``update-index``) and mirrors each written shard into the work tree where that shard
-    was equal to the staged one; its inherited work-tree methods (recovery, ``restore``)
-    serve the mirror."""
+    """Writes simple-mode patches into the staged registry and the work tree's copies
+    (see the module's docstring); its inherited work-tree methods (recovery, ``restore``)
+    serve the work tree's side."""
 
     def __init__(self, reader: IndexReader, *, keep_backups: int = 20,
                  lock_timeout: float | None = None) -> None:
@@ -245,7 +296,7 @@ class IndexWriter(RegistryWriterService):
 
     def apply(self, patch: PromotionPatch) -> WriteResult:
         with self.locks.registry(timeout=self.lock_timeout):
-            current = staged.token(self.reg.refresh())  # compare-and-swap on the blobs
+            current = self.reg.token()
             if patch.base_hash != current:
                 raise CASConflict(patch.base_hash, current)
             if patch.changes is None:
@@ -253,9 +304,9 @@ class IndexWriter(RegistryWriterService):
             writes, changed_ids = self._plan_staged(patch.changes)
             if not writes:
                 return WriteResult(False, current, current)
+            self.reg.verify()  # compare-and-swap on the staged blobs this attempt read
             olds = self.reg.texts(list(writes))
-            self.reg.stage(writes)
-            self._mirror(writes, olds)
+            self.reg.stage(writes, self._mirror(writes, olds))
             new = self.reg.token()
         nbytes = sum(len(t.encode()) for t in writes.values() if t is not None)
         result = WriteResult(True, current, new, tuple(sorted(writes)), len(changed_ids),
@@ -310,10 +361,9 @@ class IndexWriter(RegistryWriterService):
     def _meta(self) -> str | None:
         """``meta.json`` to stage with the shards: the canonical one when none is staged
         (a fresh registry's first commit) or the staged one is merely non-canonical."""
-        files = self.reg.listing()
-        if files.get(META_NAME) == git.blob_id(META_TEXT.encode()):
-            return None
         text = self.reg.texts([META_NAME])[META_NAME]
+        if text == META_TEXT:
+            return None
         if text is not None:
             import json
 
@@ -326,15 +376,19 @@ class IndexWriter(RegistryWriterService):
                                           f"registry ({text.strip()[:80]})")
         return META_TEXT
 
-    def _mirror(self, writes: dict[str, str | None], olds: dict[str, str | None]) -> None:
-        """The work tree's shards that were equal to the staged ones get the same text;
-        the others are the work tree's own (``kept``).  Under the registry lock."""
+    def _mirror(self, writes: dict[str, str | None], olds: dict[str, str | None]) -> set[str]:
+        """Write the work tree's copy of each file in ``writes``: the same text where it
+        was equal to the staged one (returned: the index takes it from the work tree), else
+        its own text with the changes that hold for it (``kept``).  Under the registry
+        lock, through the work tree's writer."""
         mirror: dict[str, str | None] = {}
+        same: set[str] = set()
         for name, text in writes.items():
             old = olds.get(name)
             now = read_owned(self.store.dir / name, "registry file")
             if now == (None if old is None else old.encode("utf-8")):
                 mirror[name] = text
+                same.add(name)
                 continue
             self.reg.kept.add(name)
             mine = None if now is None else now.decode("utf-8", "replace")
@@ -342,6 +396,7 @@ class IndexWriter(RegistryWriterService):
                 mirror[name] = follow
         if mirror:
             self.restore(mirror, self.store.registry_hash())
+        return same
 
 
 def _rebuild(sh: ShardLines, final: dict[str, Record | None]) -> str | None:

@@ -3,14 +3,13 @@ and shards, read and written without touching the work tree.
 
 Every call honours ``GIT_INDEX_FILE`` (the environment is inherited): ``git commit -a`` and
 ``git commit PATH`` run the commit hook on a temporary index, and that is the one the commit
-records.  Reading costs one ``git ls-files -s`` (the listing) and one ``git cat-file
---batch`` (the shards asked for); writing, one ``git hash-object -w`` for all new blobs and
-one ``git update-index --index-info`` for all entries.
+records.  Reading the shards asked for costs one ``git cat-file --batch`` (by index path,
+no listing); writing blobs that are not in the work tree, one ``git hash-object -w`` for
+all and one ``git update-index --index-info``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -34,25 +33,39 @@ def listing(root: Path, folder: str) -> dict[str, str]:
     return out
 
 
-def token(files: dict[str, str]) -> str:
-    """The compare-and-swap token of a staged registry: its files' blob ids, hashed (the
-    work tree's registry_hash has the same role and form; the two are never compared)."""
-    text = "".join(f"{n} {b}\n" for n, b in sorted(files.items()))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def read_texts(root: Path, folder: str, blobs: dict[str, str]) -> dict[str, str]:
-    """The text of each staged file ``{name: blob}``."""
-    data = git.cat_blobs(root, list(blobs.values()))
-    out: dict[str, str] = {}
-    for name, blob in blobs.items():
+def read(root: Path, folder: str, names: list[str]) -> dict[str, tuple[str, str] | None]:
+    """``{name: (blob, text)}`` of the staged files ``names`` (None: not staged), read by
+    their index paths (``:<path>``) in one ``git cat-file --batch``: no listing needed."""
+    if not names:
+        return {}
+    base = folder.rstrip("/")
+    query = "".join(f":{base}/{n}\n" for n in names).encode("utf-8", "surrogateescape")
+    out = _run(root, ("cat-file", "--batch"), query)
+    result: dict[str, tuple[str, str] | None] = {}
+    pos = 0
+    for n in names:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].decode("utf-8", "surrogateescape").rsplit(" ", 2)
+        pos = nl + 1
+        if len(header) != 3 or header[1] != "blob":
+            result[n] = None  # "missing" (or not a blob): nothing staged at that path
+            continue
+        size = int(header[2])
+        data = out[pos:pos + size]
+        pos += size + 1
         try:
-            out[name] = data[blob].decode("utf-8")
+            result[n] = (header[0], data.decode("utf-8"))
         except UnicodeDecodeError as e:
-            line = data[blob][: e.start].count(b"\n") + 1
-            raise RegistryFormatError(
-                f"{folder}/{name} (staged):{line}: not valid UTF-8") from None
-    return out
+            line = data[: e.start].count(b"\n") + 1
+            raise RegistryFormatError(f"{base}/{n} (staged):{line}: not valid UTF-8") from None
+    return result
+
+
+def blobs(root: Path, folder: str, names: list[str]) -> dict[str, str]:
+    """``{name: blob}`` of those of ``names`` that are staged (one ``git ls-files -s``)."""
+    base = folder.rstrip("/")
+    entries = git.ls_files_stage(root, [f"{base}/{n}" for n in names])
+    return {n: entries[f"{base}/{n}"].blob for n in names if f"{base}/{n}" in entries}
 
 
 def write(root: Path, folder: str, texts: dict[str, str | None], scratch: Path) -> dict[str, str]:
