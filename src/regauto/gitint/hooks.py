@@ -3,13 +3,14 @@ front end (``regauto.cli.git_entry``): nothing here imports typer or rich.
 
 pre-commit: register the **staged** content of the added/modified/renamed/deleted documents
 (``git diff --cached -M``, read from the index — ``GIT_INDEX_FILE`` included, so
-``git commit -a`` and ``git commit PATH`` work), write the registry once, and stage the
-machine-managed files (the changed shards and generated outputs) itself.  When a user's
-file must change (a rename or a header for a new document) the change is made in the work
-tree, printed, and the hook exits 1: the next attempt, after ``git add``, finds nothing to
-do.  ``auto_stage``: ``managed`` (default, as described), ``all`` (also stage the renames
-and headers and let the commit through), ``none`` (never touch the index; any change fails
-the commit once).
+``git commit -a`` and ``git commit PATH`` work) in the **staged** registry, and stage the
+generated outputs rendered from it (``index_commit``: the registry in the index describes
+the index, the work tree's describes the work tree; the work tree follows where it was
+equal).  When a user's file must change (a rename or a header for a new document) the
+change is made in the work tree, printed, and the hook exits 1: the next attempt, after
+``git add``, finds nothing to do.  ``auto_stage``: ``managed`` (default, as described),
+``all`` (also stage the renames and headers and let the commit through), ``none`` (never
+touch the index: the work tree's registry is written, and any change fails the commit once).
 
 post-checkout / post-merge: bring the registry in line with the paths that changed between
 the two commits, without touching any user file; never block or fail the git operation;
