@@ -7,6 +7,7 @@ sources (its ``repo:`` is that local repository at a commit), exactly as a user'
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -219,6 +220,8 @@ def test_hand_edited_registry_survives_a_commit(fw_repo: Path) -> None:
     assert r.returncode == 0, out
     assert "conflicted" not in out and "Rolling back" not in out, out
     assert '"title": "Hand edit"' in shard.read_text()
+    mine = {r["path"]: r for r in map(json.loads, shard.read_text().splitlines())}
+    assert mine[near]["size"] == len("near, edited\n")  # the work tree follows the commit
     recs = assert_commit_consistent(fw_repo)
     assert recs[near]["size"] == len("near, edited\n")
     assert recs["README.md"]["descriptor"]["title"] == "Project"  # the hand edit stays out
