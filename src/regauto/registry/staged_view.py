@@ -7,6 +7,7 @@ The reader and writer over it are ``index_registry``; the git plumbing is ``stag
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 
 from regauto import git
@@ -41,6 +42,10 @@ class StagedRegistry:
         self.seen: dict[str, str | None] = {}  # name -> staged blob read (None: absent)
         self._texts: dict[str, str] = {}  # blob -> text
         self._complete = False  # ``seen`` holds every staged registry file
+        index = os.environ.get("GIT_INDEX_FILE")
+        self._index_file = (os.path.join(self.root, index) if index
+                            else os.path.join(project.git_dir or self.root, "index"))
+        self._index_stat: tuple[int, ...] | None = None  # the index file before any read
         self.generation = 0
         # name -> (text before, text after) of every file this run staged
         self.changed: dict[str, tuple[str | None, str | None]] = {}
@@ -72,6 +77,8 @@ class StagedRegistry:
         names = list(names)
         want = [n for n in dict.fromkeys(names) if n not in self.seen]
         if want:
+            if self._index_stat is None:
+                self._index_stat = self._stat_index()
             if META_NAME not in self.seen and META_NAME not in want:
                 want.append(META_NAME)
             for n, got in staged.read(self.root, self.folder, want).items():
@@ -81,17 +88,31 @@ class StagedRegistry:
         return {n: (None if self.seen[n] is None else self._texts[self.seen[n] or ""])
                 for n in names}
 
+    def _stat_index(self) -> tuple[int, ...]:
+        try:
+            st = os.stat(self._index_file)
+        except OSError:
+            return ()
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
     def verify(self) -> None:
         """Compare-and-swap: every file this attempt read is still staged as it was read;
-        else :class:`CASConflict`, and the next attempt reads afresh."""
+        else :class:`CASConflict`, and the next attempt reads afresh.  git replaces the
+        index file whenever it changes it (a new file renamed over the old one), so an index
+        file whose inode, size and times are those it had before the first read holds the
+        same entries, and needs no look."""
+        if self._index_stat and self._stat_index() == self._index_stat:
+            return
         now = staged.blobs(self.root, self.folder, list(self.seen))
         moved = [n for n, b in self.seen.items() if now.get(n) != b]
         if moved:
             before = self.token()
             self.seen.clear()
             self._complete = False
+            self._index_stat = None
             self.generation += 1
             raise CASConflict(before, self.token())
+        self._index_stat = self._stat_index()
 
     def differing(self) -> set[str]:
         """Registry files whose work-tree copy is not the staged one (read whole when an
@@ -148,6 +169,7 @@ class StagedRegistry:
             first = self.changed.get(n, (before[n], None))[0]
             self.changed[n] = (first, text)
         self.generation += 1
+        self._index_stat = None  # our own write: a later check looks at the entries
 
     def display(self, name: str) -> str:
         return f"{self.folder}/{name} (staged)"
