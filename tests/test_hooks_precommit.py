@@ -7,6 +7,7 @@ sources (its ``repo:`` is that local repository at a commit), exactly as a user'
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from regauto.registry.records import shard_of
 from tests.conftest import REPO_ROOT, git, make_tree, run_regauto
 from tests.hook_helpers import assert_commit_consistent, committed_records
 from tests.registry_helpers import same_shard_paths
@@ -185,33 +187,44 @@ def test_branch_switch_and_merge_leave_check_clean(fw_repo: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_hand_edited_registry_stops_the_commit_and_survives(fw_repo: Path) -> None:
-    # SPEC 8.3: a managed file with unstaged changes of its own stops the hook.  Under
-    # `git commit` the framework has already set those changes aside in a patch (the work
-    # tree looks clean); staging the shard anyway would make the framework's restore fail
-    # and leave the edit only in that patch.  `pre-commit run --all-files` sets nothing
-    # aside.  Both must stop, touch nothing, and leave the hand edit in place.
-    shard = next(p for p in (fw_repo / ".regauto/registry").glob("*.jsonl")
-                 if '"README.md"' in p.read_text())
+def test_hand_edited_registry_survives_a_commit(fw_repo: Path) -> None:
+    # SPEC 3, "Two registries": the hook writes the index's shard and leaves a work-tree
+    # shard that differs from the index its own lines (taking only the records of the
+    # documents it commits).  Under `git commit` the framework has set the hand edit aside
+    # in its patch (the work tree looks clean): the hook rebases that patch onto the shard
+    # it staged, so the framework's restore neither conflicts nor rolls back.
+    # `pre-commit run --all-files` sets nothing aside.  Either way the hand edit (of
+    # README.md's record) stays, the neighbour committed beside it is recorded, and the
+    # commit goes through at once.
+    near = next(p for i in range(10_000)
+                if shard_of(p := f"notes/near-{i}.txt") == shard_of("README.md"))
+    make_tree(fw_repo, {near: "near\n"})
+    git(fw_repo, "add", near)
+    assert commit(fw_repo, "near").returncode == 0
+    shard = fw_repo / ".regauto/registry" / shard_of("README.md")
     committed = shard.read_text()
     hand_edited = committed.replace('"title": "Project"', '"title": "Hand edit"')
     assert hand_edited != committed
     shard.write_text(hand_edited)
-    (fw_repo / "README.md").write_text("# Project\n\nMore.\n")
-    git(fw_repo, "add", "README.md")
-    staged_before = git(fw_repo, "diff", "--cached", "--name-only")
-    for cmd in (["pre-commit", "run", "regauto", "--all-files"],
-                ["git", "commit", "-q", "-m", "edit"]):
-        r = subprocess.run(cmd, cwd=fw_repo, capture_output=True, text=True, check=False)
-        out = r.stdout + r.stderr
-        assert r.returncode == 1 and "has unstaged changes of its own" in out, out
-        assert "conflicted" not in out and "unexpected error" not in out, out
-        assert shard.read_text() == hand_edited
-        assert git(fw_repo, "diff", "--cached", "--name-only") == staged_before
-    shard.write_text(committed)  # the user drops the hand edit: the commit goes through
-    r = commit(fw_repo, "edit")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert assert_commit_consistent(fw_repo)["README.md"]["size"] == len("# Project\n\nMore.\n")
+    (fw_repo / near).write_text("near, edited\n")
+    git(fw_repo, "add", near)
+    r = subprocess.run(["pre-commit", "run", "regauto", "--all-files"], cwd=fw_repo,
+                       capture_output=True, text=True, check=False)
+    out = r.stdout + r.stderr
+    assert "conflicted" not in out and "unexpected error" not in out, out
+    assert '"title": "Hand edit"' in shard.read_text()
+    git(fw_repo, "reset", "-q", "--", ".regauto")  # back to what the user staged
+    r = subprocess.run(["git", "commit", "-q", "-m", "edit"], cwd=fw_repo,
+                       capture_output=True, text=True, check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "conflicted" not in out and "Rolling back" not in out, out
+    assert '"title": "Hand edit"' in shard.read_text()
+    mine = {r["path"]: r for r in map(json.loads, shard.read_text().splitlines())}
+    assert mine[near]["size"] == len("near, edited\n")  # the work tree follows the commit
+    recs = assert_commit_consistent(fw_repo)
+    assert recs[near]["size"] == len("near, edited\n")
+    assert recs["README.md"]["descriptor"]["title"] == "Project"  # the hand edit stays out
 
 
 @pytest.mark.parametrize("configured", ["by the hook", "bare, by an earlier version"])

@@ -38,6 +38,8 @@ from regauto.errors import CASConflict, LockTimeout
 from regauto.events.work_queue import DEAD_LETTER, FAILED, INDEX, QUEUED, Job, WorkQueue
 from regauto.project import Project
 from regauto.registry import PostWrite
+from regauto.registry.reader import Reader
+from regauto.registry.registry_writer_service import RegistryWriterService
 from regauto.safe_replace import CHANGED
 
 # Not about any one path: retrying the batch path by path would only wait N times as long.
@@ -148,19 +150,24 @@ class QueueRunner:
         source: Source | None = None,
         renames: dict[str, str] | None = None,
         also: Sequence[str] = (),
+        reader: Reader | None = None,
+        writer: RegistryWriterService | None = None,
     ) -> PipelineResult:
         """One pipeline run over claimed ``jobs`` (their lease kept alive meanwhile).
 
         ``source``: where the content is read (default: the jobs' own source); ``renames``
         (new path → old; default: the jobs' ``old_path``); ``also``: paths processed in the
-        same batch that the caller could not hold (another worker had them for too long)."""
+        same batch that the caller could not hold (another worker had them for too long);
+        ``reader``/``writer``: the registry to plan against and write (default: the work
+        tree's; the commit hook hands in the index's)."""
         if renames is None:
             renames = {j.path: j.old_path for j in jobs if j.old_path is not None}
         if source is None:
             source = Index(self.project.root) if jobs and jobs[0].source == INDEX else None
         with self._heartbeat([j.id for j in jobs]):
             pipe = Pipeline(self.project, source=source or "worktree", mutate=self.mutate,
-                            reason=self.reason, post_write=self.post_write)
+                            reason=self.reason, post_write=self.post_write,
+                            reader=reader, writer=writer)
             return pipe.run([*(j.path for j in jobs), *also], renames=renames)
 
     def settle(self, jobs: list[Job], result: PipelineResult, report: DrainReport) -> None:

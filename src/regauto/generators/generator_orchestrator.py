@@ -64,6 +64,7 @@ __all__ = [
     "GeneratorOrchestrator",
     "OutputDrift",
     "output_paths",
+    "write_output",
 ]
 
 STALE = "stale_output"
@@ -155,29 +156,35 @@ class GeneratorOrchestrator:
         return [by_name[n] for n in dict.fromkeys(names)]
 
     def _drift(self, gen: Generator, input_hash: str) -> OutputDrift | None:
-        def drift(kind: str, detail: str) -> OutputDrift:
-            return OutputDrift(kind, gen.name, gen.output, detail)
-
         try:
             data, _ = read_regular(_checked_target(self.project, gen))
         except FileNotFoundError:
-            return drift(STALE, "missing")
+            data = None
         except NotRegular:
-            return drift(EDITED, "not a regular file: replaced by hand")
+            return OutputDrift(EDITED, gen.name, gen.output,
+                               "not a regular file: replaced by hand")
         except OSError as e:
             raise UsageError(f"{gen.output}: cannot read generated output: {e.strerror}") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return drift(EDITED, "not UTF-8: changed by hand")
-        parsed = marker.parse(gen.output, text)
-        if parsed is None:
-            return drift(EDITED, "no readable regauto marker: written or changed by hand")
-        if parsed.edited:
-            return drift(EDITED, "changed by hand since it was generated")
-        if parsed.input != input_hash:
-            return drift(STALE, "the registry data it shows changed since it was generated")
-        return None
+        return _drift_of(gen, data, input_hash)
+
+    def render_for(self, snapshot: Snapshot, current: dict[str, bytes | None]
+                   ) -> dict[str, str]:
+        """``{output: new text}`` for the outputs that are stale or missing when the registry
+        is ``snapshot`` and the outputs are ``current`` (``{output: bytes or None}``) rather
+        than the work tree's — the commit hook renders the index's outputs from the index's
+        registry.  An edited output is left alone (the hook refuses a staged hand edit);
+        custom generators run only where trusted; a failing one raises."""
+        gens = list(self.project.config.generators)
+        inputs = self.hasher.compute(gens, snapshot)
+        todo = [g for g in gens
+                if (d := _drift_of(g, current.get(g.output), inputs.hashes[g.name])) is not None
+                and d.kind == STALE]
+        blocked = {g.name for g in self._untrusted(todo)}
+        texts, errors = self._render([g for g in todo if g.name not in blocked],
+                                     snapshot.records, inputs)
+        if errors:
+            raise GeneratorError(f"{errors[0]} (the registry was staged; the output is stale)")
+        return {g.output: text for g, text in texts.values()}
 
     # -- rendering and writing ---------------------------------------------------------------
     def _generate(
@@ -242,6 +249,33 @@ class GeneratorOrchestrator:
             except UsageError as e:  # a body the output's format cannot carry
                 errors.append(GeneratorError(f"generator '{g.name}': {e}"))
         return texts, errors
+
+
+def _drift_of(gen: Generator, data: bytes | None, input_hash: str) -> OutputDrift | None:
+    """An output's drift, judged from its bytes (None: missing)."""
+    def drift(kind: str, detail: str) -> OutputDrift:
+        return OutputDrift(kind, gen.name, gen.output, detail)
+
+    if data is None:
+        return drift(STALE, "missing")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return drift(EDITED, "not UTF-8: changed by hand")
+    parsed = marker.parse(gen.output, text)
+    if parsed is None:
+        return drift(EDITED, "no readable regauto marker: written or changed by hand")
+    if parsed.edited:
+        return drift(EDITED, "changed by hand since it was generated")
+    if parsed.input != input_hash:
+        return drift(STALE, "the registry data it shows changed since it was generated")
+    return None
+
+
+def write_output(project: Project, path: str, text: str) -> bool:
+    """Write the generated output at ``path`` (a configured one) unless it holds ``text``."""
+    gen = next(g for g in project.config.generators if g.output == path)
+    return _write(project, gen, text)
 
 
 def _body(gen: Generator, records: list[Record], project: Project) -> str:

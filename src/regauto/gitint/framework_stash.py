@@ -13,13 +13,26 @@ def framework_stash() -> bytes | None:
     aside before running hooks (``b""`` when there were none); None elsewhere.
 
     The framework (``staged_files_only``) saves ``git diff`` of the unstaged changes to
-    ``<its cache>/patch<time>-<its pid>`` and checks out the index, so that a plain
-    unstaged-changes check finds nothing.  Staging a registry shard the user has hand edits
-    in would then make the framework's restore of the patch fail, leaving the edits only in
-    that file: so the hook reads the patch itself (it is also cheaper than a diff of the
-    whole index: ~25 ms at 100k files).  ``GIT_INDEX_FILE`` tells a commit (git sets it for
-    the hook) from ``pre-commit run --files``/``--all-files``, which does not stash.
+    ``<its cache>/patch<time>-<its pid>`` and checks out the index, so the work tree equals
+    the index while the hook runs; after the hooks it applies the patch again.  The hook
+    reads the patch itself (cheaper than a diff of the whole index: ~25 ms at 100k files),
+    and rebases it (:func:`rebase`) where it staged a file the patch changes.
+    ``GIT_INDEX_FILE`` tells a commit (git sets it for the hook) from ``pre-commit run
+    --files``/``--all-files``, which does not stash.
     """
+    path = stash_file()
+    if not path:
+        return None if path is None else b""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def stash_file() -> str | None:
+    """The framework's patch file of this commit (see :func:`framework_stash`); ``""``
+    when nothing was stashed; None when not under the framework's commit hook."""
     if os.environ.get("PRE_COMMIT") != "1" or "GIT_INDEX_FILE" not in os.environ:
         return None
     home = os.environ.get("PRE_COMMIT_HOME") or os.path.join(
@@ -38,12 +51,8 @@ def framework_stash() -> bytes | None:
     import time
 
     if newest is None or newest[0] < time.time() - STASH_MAX_AGE_S:
-        return b""  # nothing was stashed: the work tree equals the index
-    try:
-        with open(os.path.join(home, newest[1]), "rb") as f:
-            return f.read()
-    except OSError:
-        return None
+        return ""  # nothing was stashed: the work tree equals the index
+    return os.path.join(home, newest[1])
 
 
 def stashed_paths(patch: bytes, paths: list[str]) -> list[str]:

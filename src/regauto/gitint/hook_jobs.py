@@ -33,6 +33,8 @@ from regauto.automation.tree import Index, Source
 from regauto.events.work_queue import Job, Want, WorkQueue
 from regauto.project import Project
 from regauto.registry import PostWrite
+from regauto.registry.reader import Reader
+from regauto.registry.registry_writer_service import RegistryWriterService
 
 QUEUE_ERRORS = (sqlite3.Error, OSError)  # the state database unusable (or unreachable)
 POLL_S = 0.02  # how often a busy path is asked for again
@@ -71,10 +73,12 @@ def process(
     mutate: bool,
     renames: dict[str, str] | None = None,
     post_write: Sequence[PostWrite] = (),
+    registry: tuple[Reader, RegistryWriterService] | None = None,
 ) -> PipelineResult:
     """Queue ``jobs``, hold them, run them as one pipeline batch from ``source`` (with
-    ``renames``: new path → old) and complete them.  A pipeline error fails the jobs and
-    propagates, as it would have without the queue."""
+    ``renames``: new path → old) and complete them.  ``registry``: the reader and writer
+    to plan against and write (default: the work tree's registry).  A pipeline error
+    fails the jobs and propagates, as it would have without the queue."""
     paths = [w.path for w in jobs]
     renames = dict(renames or {})
     cfg = project.config
@@ -82,7 +86,7 @@ def process(
         queue = WorkQueue(project.state_dir, max_attempts=cfg.queue.max_attempts,
                           lease_s=cfg.queue.lease_s)
     except QUEUE_ERRORS as e:
-        return _direct(project, paths, renames, source, reason, mutate, post_write, e)
+        return _direct(project, paths, renames, source, reason, mutate, post_write, registry, e)
     try:
         runner = QueueRunner(project, queue, mutate=mutate, reason=reason,
                              post_write=post_write)
@@ -90,14 +94,17 @@ def process(
             held = _hold(queue, runner.worker, jobs, source.name, reason,
                          cfg.lock_timeout_s)
         except QUEUE_ERRORS as e:
-            return _direct(project, paths, renames, source, reason, mutate, post_write, e)
+            return _direct(project, paths, renames, source, reason, mutate, post_write,
+                           registry, e)
         mine = {j.path for j in held}
         also = [p for p in paths if p not in mine]
         if also:
             _warn(f"{also[0]}{' …' if len(also) > 1 else ''} is held by another regauto "
                   "process (the daemon?) for too long: processed without its queue job")
         try:
-            result = runner.run_batch(held, source=source, renames=renames, also=also)
+            reader, writer = registry or (None, None)
+            result = runner.run_batch(held, source=source, renames=renames, also=also,
+                                      reader=reader, writer=writer)
         except Exception as e:
             _bookkeep(functools.partial(runner.fail_all, held, e))
             raise
@@ -132,7 +139,10 @@ def _bookkeep(fn: Callable[[], object]) -> None:
 
 def _direct(project: Project, paths: list[str], renames: dict[str, str], source: Source,
             reason: str, mutate: bool, post_write: Sequence[PostWrite],
+            registry: tuple[Reader, RegistryWriterService] | None,
             error: BaseException) -> PipelineResult:
     _warn(f"the work queue is unusable ({error}); processing {len(paths)} path(s) directly")
+    reader, writer = registry or (None, None)
     return Pipeline(project, source=source, mutate=mutate, reason=reason,
-                    post_write=post_write).run(paths, renames=renames)
+                    post_write=post_write, reader=reader, writer=writer).run(
+                        paths, renames=renames)

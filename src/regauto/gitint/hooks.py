@@ -3,13 +3,14 @@ front end (``regauto.cli.git_entry``): nothing here imports typer or rich.
 
 pre-commit: register the **staged** content of the added/modified/renamed/deleted documents
 (``git diff --cached -M``, read from the index — ``GIT_INDEX_FILE`` included, so
-``git commit -a`` and ``git commit PATH`` work), write the registry once, and stage the
-machine-managed files (the changed shards and generated outputs) itself.  When a user's
-file must change (a rename or a header for a new document) the change is made in the work
-tree, printed, and the hook exits 1: the next attempt, after ``git add``, finds nothing to
-do.  ``auto_stage``: ``managed`` (default, as described), ``all`` (also stage the renames
-and headers and let the commit through), ``none`` (never touch the index; any change fails
-the commit once).
+``git commit -a`` and ``git commit PATH`` work) in the **staged** registry, and stage the
+generated outputs rendered from it (``index_commit``: the registry in the index describes
+the index, the work tree's describes the work tree; the work tree follows where it was
+equal).  When a user's file must change (a rename or a header for a new document) the
+change is made in the work tree, printed, and the hook exits 1: the next attempt, after
+``git add``, finds nothing to do.  ``auto_stage``: ``managed`` (default, as described),
+``all`` (also stage the renames and headers and let the commit through), ``none`` (never
+touch the index: the work tree's registry is written, and any change fails the commit once).
 
 post-checkout / post-merge: bring the registry in line with the paths that changed between
 the two commits, without touching any user file; never block or fail the git operation;
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from regauto import generators, git
 from regauto.errors import RegautoError
-from regauto.gitint import framework_stash, managed_files
+from regauto.gitint import managed_files
 from regauto.project import Project
 
 if TYPE_CHECKING:
@@ -96,43 +97,18 @@ def _pre_commit(project: Project) -> int:
     paths, renames = _document_changes(project, staged)
     if not paths:
         return 0  # a commit touching no document
-    managed = _managed_paths(project)
-    if cfg.auto_stage != "none":
-        stash = framework_stash.framework_stash()
-        dirty = (git.unstaged_paths(project.root, managed) if stash is None
-                 else framework_stash.stashed_paths(stash, managed))
-        if dirty:
-            _say(
-                f"{dirty[0]} has unstaged changes of its own (a hand edit, or `regauto sync`/"
-                "`watch` ran since the last `git add`); review them and `git add` or "
-                f"`git checkout -- {cfg.registry}`, then commit again"
-            )
-            return 1
-    from regauto.gitint import hook_jobs
+    if cfg.auto_stage == "none":
+        return _report_only(project, staged, paths, renames)
+    from regauto.gitint import hook_jobs, index_commit
 
     source, gone = hook_jobs.staged_index(project, staged)
+    st = index_commit.open_staging(project)
     result = hook_jobs.process(project, hook_jobs.wants(paths, renames, gone), source=source,
                                reason="pre-commit", mutate=True, renames=renames,
-                               post_write=generators.post_write(project))
-    for path, why in sorted(result.skipped.items()):
-        _say(f"skipped {path}: {why}")
+                               registry=st.registry)
+    index_commit.finish(project, st)
+    _say_result(result)
     touched_user = [a for a in result.actions if a.done]
-    written = list(result.write.shards_written) if result.write else []
-    outputs = _changed_outputs(project, written)
-    to_stage = sorted({f"{cfg.registry}/{n}" for n in written} | set(outputs))
-    if written and (project.registry_dir / "meta.json").exists():
-        to_stage.append(f"{cfg.registry}/meta.json")  # first commit of a fresh registry
-    for path, doc in sorted(result.new_ids.items()):
-        _say(f"registered {path} as {doc}")
-    if cfg.auto_stage == "none":
-        for a in touched_user:
-            _say(a.describe())
-        if to_stage or touched_user:
-            _say("changes were made but not staged (auto_stage = none): review, "
-                 "`git add` them and commit again")
-            return 1
-        return _retry_later(result)
-    git.stage_managed(project.root, to_stage)
     if not touched_user:
         return _retry_later(result)
     if cfg.auto_stage == "all":
@@ -150,6 +126,35 @@ def _pre_commit(project: Project) -> int:
          f"(e.g. git add -A -- {' '.join(_quote(p) for p in _action_paths(touched_user))}) "
          "and commit again")
     return 1
+
+
+def _say_result(result: PipelineResult) -> None:
+    for path, why in sorted(result.skipped.items()):
+        _say(f"skipped {path}: {why}")
+    for path, doc in sorted(result.new_ids.items()):
+        _say(f"registered {path} as {doc}")
+
+
+def _report_only(project: Project, staged: list[git.Change], paths: list[str],
+                 renames: dict[str, str]) -> int:
+    """``auto_stage = none``: the index is never touched; the work tree's registry is
+    written and any change fails the commit once."""
+    from regauto.gitint import hook_jobs
+
+    source, gone = hook_jobs.staged_index(project, staged)
+    result = hook_jobs.process(project, hook_jobs.wants(paths, renames, gone), source=source,
+                               reason="pre-commit", mutate=True, renames=renames,
+                               post_write=generators.post_write(project))
+    _say_result(result)
+    touched_user = [a for a in result.actions if a.done]
+    written = list(result.write.shards_written) if result.write else []
+    for a in touched_user:
+        _say(a.describe())
+    if written or touched_user:
+        _say("changes were made but not staged (auto_stage = none): review, "
+             "`git add` them and commit again")
+        return 1
+    return _retry_later(result)
 
 
 def _retry_later(result: PipelineResult) -> int:
@@ -222,34 +227,18 @@ def _stage_reference(project: Project, idx: Index, path: str, moved: dict[str, s
 
 def _register_staged_references(project: Project, actions: list[Action]) -> None:
     """The files whose references were just staged were registered with their content
-    before: register the staged content, and stage the registry again."""
+    before: register the staged content, in the staged registry again."""
     paths = sorted({a.path for a in actions if a.kind == "reference"})
     if not paths:
         return
     from regauto.automation.pipeline import Pipeline
     from regauto.automation.tree import Index
+    from regauto.gitint import index_commit
 
-    result = Pipeline(project, source=Index(project.root), mutate=False,
-                      reason="pre-commit").run(paths)
-    written = list(result.write.shards_written) if result.write else []
-    if written:
-        git.stage_managed(project.root, [f"{project.config.registry}/{n}" for n in written]
-                          + _changed_outputs(project, written))
-
-
-def _changed_outputs(project: Project, written: list[str]) -> list[str]:
-    """Generated outputs to stage: the post-write hook regenerates them when the registry
-    changed.  To stage, all of them (``update-index`` skips unchanged files); under
-    ``auto_stage = none``, which only reports, those that differ from the index."""
-    outs = project.config.outputs
-    if not outs or not written:
-        return []
-    if project.config.auto_stage != "none":
-        return outs
-    changed = set(git.unstaged_paths(project.root, outs))
-    tracked = git.ls_files_stage(project.root, outs)
-    return [p for p in outs
-            if p in changed or (p not in tracked and (project.root / p).exists())]
+    st = index_commit.open_staging(project)
+    Pipeline(project, source=Index(project.root), mutate=False, reason="pre-commit",
+             reader=st.reader, writer=st.writer).run(paths)
+    index_commit.finish(project, st)
 
 
 def _skip_reason(project: Project) -> str | None:

@@ -1,0 +1,100 @@
+"""The commit hook's registry and generated outputs live in the index (SPEC §3, "Two
+registries"): the pipeline plans against the staged registry and writes it
+(``registry.index_registry``), the outputs are rendered from the staged registry and
+staged, and the work tree follows only where it was equal to the index.
+
+Under the pre-commit framework the work tree *is* the index while the hook runs (its stash
+of unstaged changes is set aside): every staged file is written to the work tree too, so
+``git diff`` stays as it was, and the stash's sections for those files are rebased
+(``stash_rebase``) so that the framework's restore gives each its work-tree version back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from regauto import git
+from regauto.gitint import framework_stash, stash_rebase
+from regauto.pathguard import read_regular
+from regauto.project import Project
+from regauto.registry import staged
+from regauto.registry.index_registry import IndexReader, IndexWriter, open_index_registry
+
+
+@dataclass
+class Staging:
+    reader: IndexReader
+    writer: IndexWriter
+    stash: str | None  # the framework's patch file; "" nothing stashed; None no framework
+
+    @property
+    def registry(self) -> tuple[IndexReader, IndexWriter]:
+        return self.reader, self.writer
+
+
+def open_staging(project: Project) -> Staging:
+    stash = framework_stash.stash_file()
+    if stash is None:
+        reader, writer = open_index_registry(project)
+        return Staging(reader, writer, stash)
+    # Under the framework's commit hook the work tree is the index checked out (no
+    # registry file differs now); the user's unstaged edits are those of its stash.
+    patch = framework_stash.framework_stash() or b""
+    reader, writer = open_index_registry(
+        project, lambda: (), lambda paths: framework_stash.stashed_paths(patch, paths))
+    return Staging(reader, writer, stash)
+
+
+def finish(project: Project, st: Staging) -> list[str]:
+    """After the pipeline: the generated outputs re-rendered from the staged registry and
+    staged (written to the work tree where it held the staged version), and the framework's
+    stash rebased onto every file staged.  Returns the outputs staged."""
+    reg = st.reader.reg
+    if not reg.changed:
+        return []
+    folder = project.config.registry.rstrip("/")
+    changed = {f"{folder}/{n}": (_enc(old), _enc(new)) for n, (old, new) in reg.changed.items()}
+    outputs = _outputs(project, st) if project.config.outputs else {}
+    changed.update(outputs)
+    if st.stash:
+        prefix = f"{folder}/"
+
+        def adjust(path: str, mine: bytes | None) -> bytes | None:
+            if not path.startswith(prefix):
+                return mine
+            text = reg.follow(path[len(prefix):], None if mine is None
+                              else mine.decode("utf-8", "replace"))
+            return None if text is None else text.encode("utf-8")
+
+        stash_rebase.rebase(st.stash, changed, adjust)
+    return sorted(outputs)
+
+
+def _enc(text: str | None) -> bytes | None:
+    return None if text is None else text.encode("utf-8")
+
+
+def _outputs(project: Project, st: Staging) -> dict[str, tuple[bytes | None, bytes | None]]:
+    from regauto.generators.generator_orchestrator import GeneratorOrchestrator, write_output
+
+    outs = project.config.outputs
+    entries = git.ls_files_stage(project.root, outs)
+    blobs = git.cat_blobs(project.root, [e.blob for e in entries.values()])
+    current = {p: (blobs[entries[p].blob] if p in entries else None) for p in outs}
+    texts = GeneratorOrchestrator(project).render_for(st.reader.snapshot(), current)
+    new = {p: t.encode("utf-8", "surrogateescape") for p, t in texts.items()}
+    new = {p: d for p, d in new.items() if d != current[p]}
+    if not new:
+        return {}
+    staged.stage_files(project.root, dict(new), project.state_dir)
+    for p in new:
+        try:
+            now: bytes | None = read_regular(project.root / p)[0]
+        except FileNotFoundError:
+            now = None
+        except OSError:
+            continue
+        # Not staged yet: the work tree's copy is regauto's own rendering.
+        if now == current[p] or current[p] is None:
+            write_output(project, p, texts[p])
+    return {p: (current[p], d) for p, d in new.items()}
