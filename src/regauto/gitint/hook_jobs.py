@@ -7,9 +7,10 @@ in one transaction (``WorkQueue.hold``).  It then runs them as one batch through
 runner the daemon uses, and completes them in one more transaction.  So:
 
 - the daemon never processes a path a hook holds (its claim skips a live holder's jobs);
-- a hook killed midway leaves its jobs running under the lease of a process that no longer
-  exists: the next claim — the next commit's hook, ``regauto queue run``, the daemon —
-  takes them over at once;
+- a hook killed midway (kill -9) leaves its jobs running under the lease of a process that
+  no longer exists: they are reclaimed once that lease expires (SPEC §10) — meanwhile the
+  next commit waits for them up to ``lock_timeout_s`` and then processes its paths without
+  them; a hook stopped by Ctrl-C hands its jobs back as it exits;
 - ``regauto queue list`` shows what the last hook did.
 
 A path another live process holds (the daemon in the middle of a batch) is waited for, as

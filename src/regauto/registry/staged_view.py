@@ -15,7 +15,7 @@ from regauto.errors import CASConflict, PatchError, RegistryFormatError
 from regauto.project import Project
 from regauto.registry import staged
 from regauto.registry.records import META_NAME, Record, dumps, shard_of
-from regauto.registry.store import ShardLines, path_bytes
+from regauto.registry.shard_lines import ShardLines, path_bytes
 
 
 class StagedRegistry:
