@@ -65,28 +65,25 @@ def stale_paths(project: Project, old: str, new: str) -> list[str]:
 
 def repair_tip(project: Project, old: str, what: str) -> int:
     """Verify HEAD against ``old``; repair and stage the registry where it is stale.
-    Returns 1 when the user has something to do (commit the repair, or run ``fix``)."""
+    Returns 1 when the user has something to do (commit the repair)."""
     stale = stale_paths(project, old, "HEAD")
-    cfg = project.config
     if not stale:
         outputs = refresh_outputs(project)
         if outputs:
             _say(f"{what} left {outputs[0]}{' …' if len(outputs) > 1 else ''} stale; "
                  "re-rendered and staged: commit it (git commit -m 'Update generated outputs')")
         return 1 if outputs else 0
-    if git.unstaged_paths(project.root, [cfg.registry]):
-        _say(f"{what} left the registry stale for {len(stale)} document(s) ({stale[0]} …) "
-             "and the registry has unstaged changes of its own: run `regauto fix`, "
-             "review, and commit the registry")
-        return 1
+    # The index rule, as in the commit hook: the stale records are computed from the index
+    # and written into the index's shards; a work-tree shard with unstaged changes of its
+    # own (the daemon, a ``fix`` of unstaged edits) keeps them, and the generated outputs
+    # are rendered from the staged registry and staged.
     from regauto.automation.tree import Index
-    from regauto.gitint import hook_jobs
+    from regauto.gitint import hook_jobs, index_commit
 
-    result = hook_jobs.process(project, hook_jobs.wants(stale, {}),
-                               source=Index(project.root), reason=what, mutate=False)
-    written = list(result.write.shards_written) if result.write else []
-    git.stage_managed(project.root, sorted({f"{cfg.registry}/{n}" for n in written}))
-    refresh_outputs(project)
+    st = index_commit.open_staging(project)
+    hook_jobs.process(project, hook_jobs.wants(stale, {}), source=Index(project.root),
+                      reason=what, mutate=False, registry=st.registry)
+    index_commit.finish(project, st)
     _say(f"{what} wrote commits whose registry does not describe {len(stale)} document(s) "
          f"({stale[0]}{' …' if len(stale) > 1 else ''}); the repair is staged: commit it "
          "(git commit -m 'Update the registry')")
