@@ -11,9 +11,10 @@ git writes them in the common case; this module covers the rest:
 - ``post-rewrite`` (after a rebase or ``commit --amend``) and ``post-commit`` verify the new
   tip: every document the commits changed must be described by the tip's registry.  Where
   it is not — a conflict resolved by hand during a rebase, whose commits git writes with no
-  hook — the registry is repaired from the index (which equals the new tip there), staged,
-  and one line says to commit it.  A commit the user did not ask to rewrite is never
-  rewritten.
+  hook — the registry in the index is repaired from the index (which equals the new tip
+  there), as the commit hook writes it (``index_commit``: the work tree's registry keeps
+  any unstaged changes of its own), and one line says to commit it.  A commit the user
+  did not ask to rewrite is never rewritten.
 
 Verification is cheap: one ``diff`` between two commits and one ``cat-file --batch`` of the
 few shards that record the changed paths; no file of the work tree is read.
