@@ -19,7 +19,7 @@ from pathlib import Path
 from regauto import proc
 from regauto.errors import CalledProcessError, GitError
 from regauto.git import history
-from regauto.git.run import run
+from regauto.git.runner import run
 
 # The history half lives in ``history``; its names are this module's too (one git module).
 commit_of = history.commit_of

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from regauto import proc
 from regauto.errors import GitError
-from regauto.git.run import run
+from regauto.git.runner import run
 
 
 def show_file(root: Path, rev: str, path: str) -> bytes | None:

@@ -14,8 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from regauto import git, proc
-from regauto.errors import CalledProcessError, GitError, RegistryFormatError
+from regauto import git
+from regauto.errors import GitError, RegistryFormatError
 from regauto.registry.store import is_registry_file
 
 ZERO_BLOB = "0" * 40
@@ -40,7 +40,7 @@ def read(root: Path, folder: str, names: list[str]) -> dict[str, tuple[str, str]
         return {}
     base = folder.rstrip("/")
     query = "".join(f":{base}/{n}\n" for n in names).encode("utf-8", "surrogateescape")
-    out = _run(root, ("cat-file", "--batch"), query)
+    out = git.run("cat-file", "--batch", cwd=root, input=query)
     result: dict[str, tuple[str, str] | None] = {}
     pos = 0
     for n in names:
@@ -93,8 +93,8 @@ def stage_files(root: Path, files: dict[str, bytes | None], scratch: Path) -> di
                 with open(t, "wb") as f:
                     f.write(files[p] or b"")
                 temps.append(t)
-            out = _run(root, ("hash-object", "-w", "--no-filters", "--stdin-paths"),
-                       "\n".join(temps).encode() + b"\n")
+            out = git.run("hash-object", "-w", "--no-filters", "--stdin-paths", cwd=root,
+                          input="\n".join(temps).encode() + b"\n")
         ids = out.decode().split()
         if len(ids) != len(present):
             raise GitError(f"git hash-object returned {len(ids)} ids for {len(present)} files")
@@ -102,14 +102,7 @@ def stage_files(root: Path, files: dict[str, bytes | None], scratch: Path) -> di
     lines = [(b"100644 " + blobs[p].encode() if p in blobs else b"0 " + ZERO_BLOB.encode())
              + b"\t" + p.encode("utf-8", "surrogateescape") for p in sorted(files)]
     if lines:
-        _run(root, ("update-index", "-z", "--index-info"), b"\0".join(lines) + b"\0")
+        git.run("update-index", "-z", "--index-info", cwd=root,
+                input=b"\0".join(lines) + b"\0")
     return blobs
 
-
-def _run(root: Path, args: tuple[str, ...], data: bytes) -> bytes:
-    try:
-        return proc.run(("git", *args), cwd=root, input=data)[1]
-    except CalledProcessError as e:
-        err = e.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed in {root}: {err[-1] if err else e.returncode}"
-                       ) from e
