@@ -27,13 +27,13 @@ from regauto.errors import CASConflict, PatchError, RegistryFormatError
 from regauto.events.lock_manager import LockManager
 from regauto.pathguard import read_owned
 from regauto.project import Project
-from regauto.registry import record_checks
-from regauto.registry.promotion_patch import PromotionPatch, merge_patch
+from regauto.registry.promotion_patch import PromotionPatch
 from regauto.registry.reader import Reader, Snapshot
 from regauto.registry.records import META_NAME, META_TEXT, Record, shard_of
 from regauto.registry.registry_writer_service import RegistryWriterService, WriteResult
 from regauto.registry.staged_view import StagedRegistry, rebuild_shard
 from regauto.registry.store import RegistryStore, ShardLines, text_sha256
+from regauto.registry.writer_plan import check_changes, final_records
 
 
 def _lines(reg: StagedRegistry, names: Iterable[str]) -> dict[str, ShardLines]:
@@ -181,10 +181,7 @@ class IndexWriter(RegistryWriterService):
 
     def _plan_staged(self, changes: dict[str, Record | None]) -> tuple[dict[str, str | None],
                                                                  list[str]]:
-        for doc_id, fields in changes.items():
-            record_checks.checked_id("changes", doc_id)
-            if fields is not None and "path" in fields:
-                record_checks.checked_path(doc_id, fields["path"])
+        check_changes(changes)
         located = self.reader.locate(changes)
         need = {s for ss in located.values() for s in ss}
         need |= {shard_of(f["path"]) for f in changes.values()
@@ -195,16 +192,7 @@ class IndexWriter(RegistryWriterService):
             for i, (_, doc) in enumerate(shards[name].keys):
                 if doc in changes and doc not in current:
                     current[doc] = shards[name].record(i)
-        final: dict[str, Record | None] = {}
-        for doc_id, fields in changes.items():
-            if fields is None:
-                final[doc_id] = None
-                continue
-            if "doc_id" in fields and fields["doc_id"] != doc_id:
-                raise PatchError(f"changes[{doc_id}]: doc_id field {fields['doc_id']!r} differs")
-            new = merge_patch(current.get(doc_id, {}), fields)
-            new["doc_id"] = doc_id
-            final[doc_id] = record_checks.validated(doc_id, new)
+        final = final_records(changes, current)
         writes: dict[str, str | None] = {}
         for name, sh in shards.items():
             text = rebuild_shard(sh, final)

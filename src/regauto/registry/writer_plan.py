@@ -110,10 +110,7 @@ class WritePlanner:
         load: Callable[[set[str]], None],
         shards: dict[str, ShardLines],
     ) -> dict[str, Record | None]:
-        for doc_id, fields in changes.items():
-            record_checks.checked_id("changes", doc_id)
-            if fields is not None and "path" in fields:
-                record_checks.checked_path(doc_id, fields["path"])
+        check_changes(changes)
         self.index.sync(manifest)
         located = self.index.shards_of(changes)
         need = {s for ss in located.values() for s in ss}
@@ -122,18 +119,7 @@ class WritePlanner:
             if f is not None and isinstance(f.get("path"), str)
         }
         load(need)
-        current = _current_records(shards, set(changes), located)
-        final: dict[str, Record | None] = {}
-        for doc_id, fields in changes.items():
-            if fields is None:
-                final[doc_id] = None
-                continue
-            if "doc_id" in fields and fields["doc_id"] != doc_id:
-                raise PatchError(f"changes[{doc_id}]: doc_id field {fields['doc_id']!r} differs")
-            new = merge_patch(current.get(doc_id, {}), fields)
-            new["doc_id"] = doc_id
-            final[doc_id] = record_checks.validated(doc_id, new)
-        return final
+        return final_records(changes, _current_records(shards, set(changes), located))
 
     def _final_complex(
         self,
@@ -192,6 +178,31 @@ class WritePlanner:
                 continue
             final[doc_id] = record_checks.validated(doc_id, rec)
         return final
+
+
+def check_changes(changes: dict[str, dict[str, Any] | None]) -> None:
+    """A simple patch's ids and paths, checked before anything is read."""
+    for doc_id, fields in changes.items():
+        record_checks.checked_id("changes", doc_id)
+        if fields is not None and "path" in fields:
+            record_checks.checked_path(doc_id, fields["path"])
+
+
+def final_records(changes: dict[str, dict[str, Any] | None],
+                  current: dict[str, Record]) -> dict[str, Record | None]:
+    """Each changed id's record after a simple patch: its fields merged into the current
+    record (RFC 7386), validated; None for a deletion."""
+    final: dict[str, Record | None] = {}
+    for doc_id, fields in changes.items():
+        if fields is None:
+            final[doc_id] = None
+            continue
+        if "doc_id" in fields and fields["doc_id"] != doc_id:
+            raise PatchError(f"changes[{doc_id}]: doc_id field {fields['doc_id']!r} differs")
+        new = merge_patch(current.get(doc_id, {}), fields)
+        new["doc_id"] = doc_id
+        final[doc_id] = record_checks.validated(doc_id, new)
+    return final
 
 
 def target_of(
