@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 from conftest import run_regauto
 from regauto.project import Project
 from regauto.watch import daemon
-from watch_helpers import WatchProcess, records, wait_for
+from watch_helpers import WatchProcess, records, stop_daemon, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,12 +22,7 @@ pytestmark = pytest.mark.timeout(60)
 def repo(git_repo: Path) -> Iterator[Path]:
     (git_repo / "docs").mkdir()
     yield git_repo
-    # Never leave a daemon behind: stop it, and kill the one pid we started if need be.
-    state = Project.open(git_repo).state_dir
-    pid = daemon.read_pid(daemon.pid_file(state))
-    run_regauto("daemon", "stop", "--timeout", "10", cwd=git_repo)
-    if pid is not None and daemon.watcher_running(state):
-        os.kill(pid, signal.SIGKILL)
+    stop_daemon(git_repo)
 
 
 def dead_pid() -> int:

@@ -10,8 +10,6 @@ tree's own registry still describes the work tree.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from regauto import git as rgit
-from regauto.project import Project
 from regauto.registry.records import shard_of
-from regauto.watch import daemon
 from tests.conftest import git, make_tree, run_regauto
 from tests.hook_helpers import committed_records
 from tests.test_history_ops import (  # noqa: F401  (fixtures)
@@ -33,7 +29,7 @@ from tests.test_history_ops import (  # noqa: F401  (fixtures)
     repo,
     with_index,
 )
-from tests.watch_helpers import records, wait_for
+from tests.watch_helpers import records, stop_daemon, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -59,11 +55,7 @@ def work(repo: Path) -> Iterator[Path]:  # noqa: F811  (the imported fixture)
     git(repo, "add", "-A")
     commit_all(repo, "add the neighbour")
     yield repo
-    state = Project.open(repo).state_dir
-    pid = daemon.read_pid(daemon.pid_file(state))
-    run_regauto("daemon", "stop", "--timeout", "10", cwd=repo)
-    if pid is not None and daemon.watcher_running(state):
-        os.kill(pid, signal.SIGKILL)
+    stop_daemon(repo)
 
 
 def commit_staged_edits(root: Path) -> None:

@@ -76,3 +76,16 @@ class WatchProcess:
         if not self._log.closed:
             self._log.close()
             print(f"--- regauto watch log ({self.log_path}):\n{self.log()}")  # shown on failure
+
+
+def stop_daemon(root: Path) -> None:
+    """Never leave a daemon behind: stop it, and SIGKILL the pid it ran under if it is
+    still watching (a test's teardown)."""
+    from regauto.watch import daemon
+    from tests.conftest import run_regauto
+
+    state = Project.open(root).state_dir
+    pid = daemon.read_pid(daemon.pid_file(state))
+    run_regauto("daemon", "stop", "--timeout", "10", cwd=root)
+    if pid is not None and daemon.watcher_running(state):
+        os.kill(pid, signal.SIGKILL)
