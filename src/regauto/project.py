@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regauto import config as config_mod
-from regauto import git, pathguard, toolchains
+from regauto import git, pathguard
 from regauto.errors import BadInputError, UsageError
 from regauto.textout import shown
 
@@ -75,7 +75,13 @@ class Project:
         pathguard.check_folder(top, cfg.registry, "the registry path")
         if git_dir is None:
             pathguard.check_folder(top, STATE_REL, "the state path")
-        cfg = dataclasses.replace(cfg, never_rename=toolchains.named_files(top, cache))
+        if any(r.id_mode == "prefix" for r in cfg.rules):
+            # Only prefix mode renames files, so only it needs the names the toolchains
+            # hold on to; the commit hook of a repository without prefix rules skips
+            # reading their configurations (and importing their parsers).
+            from regauto import toolchains
+
+            cfg = dataclasses.replace(cfg, never_rename=toolchains.named_files(top, cache))
         return cls(top, git_dir, state, cfg)
 
     def guard(self) -> pathguard.PathGuard:
