@@ -120,7 +120,7 @@ def _child_claim_race(state: str, seed: int, out: str, start: Any) -> None:
     rng = random.Random(seed)
     q = WorkQueue(Path(state), lease_s=300)
     claimed: list[int] = []
-    start.wait()
+    start.wait()  # a barrier: every child has started (spawned, imported) before any claims
     while jobs := q.claim(f"w{seed}", limit=rng.randint(1, 40)):
         claimed.extend(j.id for j in jobs)
         if rng.random() < 0.5:
@@ -514,15 +514,14 @@ def test_eight_processes_never_claim_a_job_twice(tmp_path: Path) -> None:
     state = tmp_path / "state"
     q = WorkQueue(state)
     q.enqueue(f"f{i:05d}" for i in range(4000))
-    start = CTX.Event()
-    outs = [tmp_path / f"claims{i}.json" for i in range(8)]
+    start = CTX.Barrier(8)  # not an event set by the parent: a child still importing
+    outs = [tmp_path / f"claims{i}.json" for i in range(8)]  # would find the queue empty
     procs = [
         CTX.Process(target=_child_claim_race, args=(str(state), i, str(o), start))
         for i, o in enumerate(outs)
     ]
     for p in procs:
         p.start()
-    start.set()
     _join_all(procs, timeout=90)  # a "database is locked" error would fail a child
     claims = [job_id for o in outs for job_id in json.loads(o.read_text())]
     assert len(claims) == len(set(claims)) == 4000
