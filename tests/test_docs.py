@@ -54,23 +54,27 @@ def test_fast_path_commands_are_documented() -> None:
 
 def _code_keys() -> dict[str, object]:
     """Every configuration key the code knows, with its default (``MISSING`` for keys of
-    array-of-tables entries), read from the configuration's own dataclasses."""
+    array-of-tables entries), read from the configuration's own record types."""
     keys: dict[str, object] = {}
     hints = typing.get_type_hints(config.Config)
-    for f in dataclasses.fields(config.Config):
-        if f.name in ("source", "never_rename"):  # where it came from; what toolchains name
+    for name, default in config.Config._field_defaults.items():
+        if name in ("source", "never_rename"):  # where it came from; what toolchains name
             continue
-        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
-        if dataclasses.is_dataclass(default):  # a [table]: its own keys
-            for sub in dataclasses.fields(default):
-                keys[f"{f.name}.{sub.name}"] = getattr(default, sub.name)
+        if _is_record(default):  # a [table]: its own keys
+            for sub in default._fields:
+                keys[f"{name}.{sub}"] = getattr(default, sub)
             continue
-        keys[f.name] = default
-        item = typing.get_args(hints[f.name])[0] if typing.get_args(hints[f.name]) else None
-        if dataclasses.is_dataclass(item):  # an [[array of tables]]: its entries' keys
-            for sub in dataclasses.fields(item):
-                keys[f"{f.name}[].{sub.name}"] = dataclasses.MISSING
+        keys[name] = default
+        item = typing.get_args(hints[name])[0] if typing.get_args(hints[name]) else None
+        if _is_record(item):  # an [[array of tables]]: its entries' keys
+            for sub in item._fields:
+                keys[f"{name}[].{sub}"] = dataclasses.MISSING
     return keys
+
+
+def _is_record(obj: object) -> bool:
+    """A configuration record (a NamedTuple class or instance), not a plain tuple."""
+    return hasattr(obj, "_fields")
 
 
 def _documented_keys() -> dict[str, str]:

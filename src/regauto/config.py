@@ -6,9 +6,8 @@ and the key (exit 2): a typo must never silently fall back to a default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from regauto import config_checks as checks
 from regauto import tomlcache
@@ -23,8 +22,7 @@ BUILTIN_GENERATORS = ("markdown-index", "json-index", "csv-index")
 DEFAULT_REGISTRY = ".regauto/registry"
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     match: str
     id_mode: str | None = None
     role: str | None = None
@@ -37,8 +35,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Generator:
+class Generator(NamedTuple):
     name: str
     output: str
     builtin: str | None = None
@@ -46,8 +43,7 @@ class Generator:
     command: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True)
-class WatchConfig:
+class WatchConfig(NamedTuple):
     min_age_ms: int = 500
     samples: int = 2
     sample_interval_ms: int = 100
@@ -57,8 +53,7 @@ class WatchConfig:
     debounce_ms: int = 200
 
 
-@dataclass(frozen=True)
-class QueueConfig:
+class QueueConfig(NamedTuple):
     max_attempts: int = 3
     lease_s: float = 60.0
 
@@ -66,15 +61,13 @@ class QueueConfig:
 REFERENCES = ("moved", "all")
 
 
-@dataclass(frozen=True)
-class CheckConfig:
+class CheckConfig(NamedTuple):
     # moved: broken_reference names links to registered documents that moved;
     # all: also links to paths that exist nowhere and regauto never knew.
     references: str = "moved"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     registry: str = DEFAULT_REGISTRY
     include: tuple[str, ...] = ("**/*",)
     exclude: tuple[str, ...] = ()
@@ -86,9 +79,9 @@ class Config:
     cas_retries: int = 8
     rules: tuple[Rule, ...] = DEFAULT_RULES
     generators: tuple[Generator, ...] = ()
-    watch: WatchConfig = field(default_factory=WatchConfig)
-    queue: QueueConfig = field(default_factory=QueueConfig)
-    check: CheckConfig = field(default_factory=CheckConfig)
+    watch: WatchConfig = WatchConfig()
+    queue: QueueConfig = QueueConfig()
+    check: CheckConfig = CheckConfig()
     source: str = "defaults"
     # Not a key: the files the repository's toolchains name (toolchains.named_files), which
     # prefix mode never renames; Project.open fills it in.

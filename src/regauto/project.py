@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from regauto import config as config_mod
 from regauto import git, pathguard
@@ -15,8 +14,7 @@ from regauto.textout import shown
 STATE_REL = ".regauto/state"  # the state dir outside git
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     root: Path
     git_dir: Path | None
     state_dir: Path
@@ -81,7 +79,7 @@ class Project:
             # reading their configurations (and importing their parsers).
             from regauto import toolchains
 
-            cfg = dataclasses.replace(cfg, never_rename=toolchains.named_files(top, cache))
+            cfg = cfg._replace(never_rename=toolchains.named_files(top, cache))
         return cls(top, git_dir, state, cfg)
 
     def guard(self) -> pathguard.PathGuard:

@@ -90,6 +90,8 @@ def replace_if_unchanged(
 
 @dataclass
 class _Swap:
+    """One replaced file whose old inode is kept open (and leased) until the batch settles."""
+
     full: Path
     old_fd: int  # the replaced file, still open (and leased)
     tmp: str  # its name now (after an exchange)

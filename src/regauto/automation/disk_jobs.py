@@ -15,9 +15,8 @@ import functools
 import gc
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from regauto import git, safe_replace, worker_lifetime
 from regauto.automation import classifier, descriptor_extractor, headers
@@ -29,15 +28,13 @@ PARALLEL_MIN = 400  # below this a pool costs more than it saves
 CHUNK = 32  # files per task: small enough that a suppression made at its start still holds
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     path: str
     kind: str
     header: str | None = None  # a doc_id to write as the file's header first
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(NamedTuple):
     path: str
     blob: str = ""
     size: int = 0
@@ -45,8 +42,7 @@ class Done:
     error: str = ""  # set: nothing else is
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     root: Path
     state_dir: Path
     max_bytes: int
@@ -61,8 +57,7 @@ def temp_dir(state_dir: Path) -> Path:
     return folder
 
 
-@dataclass(frozen=True)
-class Scanned:
+class Scanned(NamedTuple):
     """What the pipeline keeps of a file after reading it once (see ``scan_one``)."""
 
     path: str

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from regauto.automation import disk_jobs, file_renamer
 from regauto.automation.tree import Skipped, WorkTree
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from regauto.automation.pipeline import Pipeline, PipelineResult
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
     """A change the pipeline made (or, when not mutating, would make) to a user's file."""
 
     kind: str  # "rename" | "header" | "reference" (a link in ``path`` re-pointed)

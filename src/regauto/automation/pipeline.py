@@ -80,6 +80,9 @@ class Amend(Protocol):
 
 @dataclass
 class PipelineResult:
+    """What one pipeline run did: the registry write, the ids it allocated or kept, the
+    records updated and deleted, the user-file actions and the paths it skipped (with why)."""
+
     write: WriteResult | None = None
     new_ids: dict[str, str] = field(default_factory=dict)  # path -> id allocated
     ids: dict[str, str] = field(default_factory=dict)  # path (before a rename) -> its id

@@ -54,6 +54,8 @@ Split = Callable[[list[Job]], tuple[list[Job], list[Job]]]
 
 @dataclass
 class DrainReport:
+    """What a drain of the queue did with each job it claimed."""
+
     processed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # path -> error (claimable again)
     dead: dict[str, str] = field(default_factory=dict)  # path -> error (dead_letter now)

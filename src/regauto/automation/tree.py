@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from regauto import git, pathguard
 from regauto.config import Config
@@ -27,6 +27,9 @@ MODE_LINK = "120000"
 
 @dataclass(frozen=True)
 class FileContent:
+    """A file's bytes as one content source holds them (the index, a commit, a read of
+    the work tree), with its git mode."""
+
     path: str
     data: bytes
     mode: str
@@ -56,8 +59,7 @@ class FileContent:
         return FileContent(path, self.data, self.mode)
 
 
-@dataclass(frozen=True)
-class DiskFile:
+class DiskFile(NamedTuple):
     """A regular work-tree file known by its hash and size, its bytes left on disk.
 
     A batch of 100k files then holds hashes, not a gigabyte of content: the pipeline's

@@ -21,8 +21,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -80,8 +79,7 @@ Row = dict[str, Any]
 Rows = list[Row]
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     id: int
     path: str
     event: str

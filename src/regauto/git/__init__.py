@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from regauto import proc
 from regauto.errors import CalledProcessError, GitError
@@ -43,8 +43,7 @@ def blob_id(data: bytes) -> str:
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class RepoPaths:
+class RepoPaths(NamedTuple):
     root: Path
     git_dir: Path
 
@@ -63,8 +62,7 @@ def discover(start: Path) -> RepoPaths | None:
     return RepoPaths(Path(lines[0]), Path(lines[1]))
 
 
-@dataclass(frozen=True)
-class IndexEntry:
+class IndexEntry(NamedTuple):
     mode: str
     blob: str
     stage: int
@@ -129,8 +127,7 @@ def ls_files_untracked(root: Path) -> list[str]:
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     status: str  # A, M, D, R (renamed: old_path set), C, T
     path: str
     old_path: str | None = None
@@ -184,8 +181,7 @@ def changes_between(root: Path, old: str, new: str) -> list[Change]:
     return _parse_raw(out)
 
 
-@dataclass(frozen=True)
-class StatusEntry:
+class StatusEntry(NamedTuple):
     xy: str  # porcelain v1 status letters: index, then work tree ("??": untracked)
     path: str
     old_path: str | None = None  # a rename or copy git detected in the index

@@ -23,6 +23,8 @@ from regauto.registry.index_registry import IndexReader, IndexWriter, open_index
 
 @dataclass
 class Staging:
+    """The index's registry for one hook run, and the framework's stash (if any) it runs under."""
+
     reader: IndexReader
     writer: IndexWriter
     stash: str | None  # the framework's patch file; "" nothing stashed; None no framework

@@ -22,8 +22,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from regauto.durable import PLAIN, DurableFiles
 from regauto.errors import BadInputError
@@ -48,8 +48,7 @@ def unwritable(e: BaseException, folder: Path) -> BadInputError | None:
                          "nothing was changed")
 
 
-@dataclass(frozen=True)
-class Journal:
+class Journal(NamedTuple):
     registry_dir: str
     base_hash: str
     target_hash: str

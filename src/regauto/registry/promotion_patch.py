@@ -26,6 +26,9 @@ HASH_RE = re.compile(r"sha256:[0-9a-f]{64}")  # with fullmatch: `$` allows a fin
 
 @dataclass(frozen=True)
 class PromotionPatch:
+    """A change to the registry, planned against ``base_hash``: either simple ``changes``
+    (doc_id -> record, None deletes) or RFC 6902 ``operations`` (SPEC §7)."""
+
     base_hash: str
     source: str
     reason: str

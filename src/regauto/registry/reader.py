@@ -17,6 +17,8 @@ from regauto.registry.store import RegistryStore, gc_paused, hash_of_manifest
 
 @dataclass
 class Snapshot:
+    """The registry as one read saw it: its hash, the manifest it hashes, the records."""
+
     hash: str
     manifest: dict[str, str]
     records: list[Record]

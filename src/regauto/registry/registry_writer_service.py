@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from regauto import durable, stages
 from regauto.durable import DurableFiles
@@ -27,8 +27,7 @@ from regauto.registry.store import TMP_MARK, RegistryStore, gc_paused, hash_of_m
 from regauto.registry.writer_plan import WritePlan, WritePlanner, target_of
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(NamedTuple):
     changed: bool
     base_hash: str
     new_hash: str

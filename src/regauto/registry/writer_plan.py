@@ -23,6 +23,9 @@ from regauto.registry.store import RegistryStore, hash_of_manifest, text_sha256
 
 @dataclass
 class WritePlan:
+    """A registry write worked out in memory: every shard's old and new text, and what the
+    id index must learn from it."""
+
     manifest: dict[str, str]
     old_texts: dict[str, str | None]
     new_texts: dict[str, str | None]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -63,7 +62,7 @@ def _queue() -> Iterator[WorkQueue]:
 
 def _print_jobs(jobs: list[Job], fmt: Fmt | None) -> None:
     if chosen(fmt, Fmt) == Fmt.json:
-        print(json_text([asdict(j) for j in jobs], indent=1))
+        print(json_text([j._asdict() for j in jobs], indent=1))
         return
     from rich.table import Table
 
