@@ -247,7 +247,7 @@ class IndexWriter(RegistryWriterService):
             if name != META_NAME and (follow := self.reg.follow(name, mine)) != mine:
                 mirror[name] = follow
         if mirror:
-            self.restore(mirror, self.store.registry_hash())
+            self.restore(mirror, None)  # under the lock ``apply`` holds
         return same
 
 

@@ -152,16 +152,18 @@ class RegistryWriterService:
         return {n: (plan.old_texts.get(n), t) for n, t in sorted(plan.new_texts.items())
                 if t != plan.old_texts.get(n)}
 
-    def restore(self, texts: dict[str, str | None], base_hash: str) -> WriteResult:
+    def restore(self, texts: dict[str, str | None], base_hash: str | None) -> WriteResult:
         """Replace whole registry files (None: delete) with the given texts, through the same
         lock, backup, journal and verification as ``apply`` — for ``regauto fix`` restoring
         a registry that no longer parses, which ``apply`` cannot plan against.  The caller
-        vouches for the texts (they come from a backup or a salvage, already parsed)."""
+        vouches for the texts (they come from a backup or a salvage, already parsed).
+        ``base_hash`` None: the caller holds the registry lock and read the files under it,
+        so the registry as it is now is the base (no second hash of every file)."""
         with self.locks.registry(timeout=self.lock_timeout):
             self._recover_locked()
             manifest = self.store.manifest()
             current = hash_of_manifest(manifest)
-            if base_hash != current:
+            if base_hash is not None and base_hash != current:
                 writer_stats.bump(self.store.state_dir, conflicts=1)
                 raise CASConflict(base_hash, current)
             old: dict[str, str | None] = {}
