@@ -183,17 +183,23 @@ def bench_size(n: int, work: Path, *, fix_edits: bool = False,
     st = statistics.median(x.wall for x in status)
     c, w = statistics.median(x.wall for x in cold), statistics.median(x.wall for x in warm)
     rss = max(x.rss_mb for x in cold)
-    judged = targets and n >= 100_000
+    # The cold targets are set for 100k documents (other sizes are judged by their time
+    # per document, in ``scaling``); the warm check stays within its ratio at any size.
+    cold_judged = targets and n == 100_000
+    warm_judged = targets and n >= 100_000
     rows += [
         _row(name, "git status, fresh clone", status),
-        _row(name, "check, cold: fresh clone, no state dir", cold, f"≤ {COLD_S:g} s, "
-             f"≤ {COLD_MB:g} MB", (c <= COLD_S and rss <= COLD_MB) if judged else None),
+        _row(name, "check, cold: fresh clone, no state dir", cold,
+             f"≤ {COLD_S:g} s, ≤ {COLD_MB:g} MB" if cold_judged else "",
+             (c <= COLD_S and rss <= COLD_MB) if cold_judged else None),
         _row(name, "check, warm (second run)", warm),
         _row(name, "check, no verdict cache", nov),
-        Row("check", name, "cold / git status", f"{c / st:.2f}", f"≤ {COLD_RATIO:g}",
-            c / st <= COLD_RATIO if judged else None),
-        Row("check", name, "warm / git status", f"{w / st:.2f}", f"≤ {WARM_RATIO:g}",
-            w / st <= WARM_RATIO if judged else None),
+        Row("check", name, "cold / git status", f"{c / st:.2f}",
+            f"≤ {COLD_RATIO:g}" if cold_judged else "",
+            c / st <= COLD_RATIO if cold_judged else None),
+        Row("check", name, "warm / git status", f"{w / st:.2f}",
+            f"≤ {WARM_RATIO:g}" if warm_judged else "",
+            w / st <= WARM_RATIO if warm_judged else None),
         Row("check", name, "load average (1 min), before → after",
             f"{load:.1f} → {os.getloadavg()[0]:.1f}"),
         Row("check", name, "CPU share of a busy loop, before → after (1 = idle)",
