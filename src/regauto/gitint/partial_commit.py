@@ -22,6 +22,7 @@ import os
 import sys
 
 from regauto import git
+from regauto.errors import RegautoError
 from regauto.gitint.history import PARTIAL as RECORD
 from regauto.project import Project
 
@@ -36,13 +37,10 @@ def record(project: Project, index: str,
     contents, kept as blob ids.  A second write of the same commit keeps the first
     ``before``."""
     target = project.state_dir / RECORD
-    files: dict[str, list[str | None]] = {}
     old = _load(target)
-    if old is not None and old.get("index") == index:
-        files = old["files"]
+    files = _files(old) if old is not None and old.get("index") == index else {}
     for path, (before, after) in changed.items():
-        first = files[path][0] if path in files else _blob(before)
-        files[path] = [first, _blob(after)]
+        files[path] = (files[path][0] if path in files else _blob(before), _blob(after))
     project.state_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(RECORD + ".tmp")
     tmp.write_text(json.dumps({"index": index, "files": files}), encoding="utf-8")
@@ -59,44 +57,81 @@ def _load(path: os.PathLike[str]) -> dict[str, object] | None:
             data = json.load(f)
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-        return None
-    return data
+    return data if isinstance(data, dict) else None
 
 
 def settle(project: Project) -> None:
     """After a commit: the real index's entries of the files a ``git commit PATH`` hook
-    staged become the committed ones, where the real index still holds what they were
-    before.  Costs one failed open when there is no record."""
+    staged become the committed ones where the real index still holds what they were
+    before; a registry shard the user staged a version of takes the commit's record
+    changes merged into it (``_merge_shards``).  Called only when a record exists."""
     target = project.state_dir / RECORD
     data = _load(target)
-    if data is None:
-        return
     target.unlink(missing_ok=True)
-    files = data["files"]
-    assert isinstance(files, dict)
+    files = _files(data)
+    if not files:
+        return
     paths = sorted(files)
     committed = git.tree_entries(project.root, "HEAD", paths)
     real = git.ls_files_stage(project.root, paths)
     updates: dict[str, tuple[str, str] | None] = {}
-    kept: list[str] = []
+    kept: dict[str, str | None] = {}  # path -> the real index's own blob
     for path in paths:
         before, after = files[path]
         entry = committed.get(path)
-        if (entry[1] if entry else None) != after:
-            continue  # not what this commit holds: its commit was aborted
         now = real.get(path)
-        blob = now.blob if now is not None and now.stage == 0 else (
-            "conflicted" if now is not None else None)
-        if blob == after:
-            continue
+        if (entry[1] if entry else None) != after or (now is not None and now.stage != 0):
+            continue  # not what this commit holds (it was aborted), or a conflict
+        blob = now.blob if now is not None else None
         if blob == before:
             updates[path] = entry
-        else:
-            kept.append(path)
+        elif blob != after:
+            kept[path] = blob
     git.set_index_entries(project.root, updates)
-    if kept:
-        _say(f"warning: {kept[0]}{' …' if len(kept) > 1 else ''} was staged with changes of "
+    left = _merge_shards(project, files, kept) if kept else []
+    if left:
+        _say(f"warning: {left[0]}{' …' if len(left) > 1 else ''} was staged with changes of "
              "its own, which stay staged: it does not hold what this commit recorded there "
-             "(`git diff --cached` shows the difference; `git restore --staged` it, then "
-             "`regauto fix`, to take the commit's)")
+             "(`git diff --cached` shows the difference)")
+
+
+def _files(data: dict[str, object] | None) -> dict[str, tuple[str | None, str | None]]:
+    out: dict[str, tuple[str | None, str | None]] = {}
+    files = data.get("files") if data is not None else None
+    for path, pair in (files.items() if isinstance(files, dict) else ()):
+        if (isinstance(path, str) and isinstance(pair, list) and len(pair) == 2
+                and all(b is None or isinstance(b, str) for b in pair)):
+            out[path] = (pair[0], pair[1])
+    return out
+
+
+def _merge_shards(project: Project, files: dict[str, tuple[str | None, str | None]],
+                  kept: dict[str, str | None]) -> list[str]:
+    """The real index's own version of each registry shard in ``kept`` with the commit's
+    record changes merged in, record by record, as the shard merge driver merges (base:
+    the shard the hook started from; ours: the real index's; theirs: the committed one),
+    and staged.  Returns the paths left as they were (no shard, or a conflict)."""
+    from regauto.gitint import merge_driver
+    from regauto.registry import staged
+
+    prefix = project.config.registry.rstrip("/") + "/"
+    shards = [p for p in sorted(kept) if p.startswith(prefix) and p.endswith(".jsonl")]
+    wanted = {b for p in shards for b in (*files[p], kept[p]) if b is not None}
+    texts = git.cat_blobs(project.root, sorted(wanted))
+
+    def text(blob: str | None) -> str:
+        return "" if blob is None else texts.get(blob, b"").decode("utf-8", "replace")
+
+    merged: dict[str, bytes | None] = {}
+    for p in shards:
+        before, after = files[p]
+        try:
+            out, conflicts = merge_driver.merge(text(before), text(kept[p]), text(after), p)
+        except RegautoError:
+            continue  # a malformed version: ``check`` reports it
+        if not conflicts:
+            merged[p] = out.encode("utf-8") or None
+    staged.stage_files(project.root, {p: d for p, d in merged.items()
+                                      if d != (text(kept[p]).encode("utf-8") or None)},
+                       project.state_dir)
+    return [p for p in sorted(kept) if p not in merged]
