@@ -30,64 +30,71 @@ from tests.test_history_ops import (  # noqa: F401  (fixtures)
 pytestmark = pytest.mark.timeout(240)
 
 
-def commit(repo: Path, *args: str) -> str:
-    p = subprocess.run(["git", "commit", "-q", *args], cwd=repo, capture_output=True,
+@pytest.fixture
+def work(repo: Path) -> Path:  # noqa: F811  (the imported fixture)
+    """A registered repository with ``m.py`` and ``notes/n.txt``, under the plain git
+    hooks and under the pre-commit framework."""
+    return repo
+
+
+def commit(work: Path, *args: str) -> str:
+    p = subprocess.run(["git", "commit", "-q", *args], cwd=work, capture_output=True,
                        text=True, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     return p.stdout + p.stderr
 
 
-def managed_head(repo: Path) -> dict[str, str]:
+def managed_head(work: Path) -> dict[str, str]:
     """``{path: blob}`` of the registry files and INDEX.md committed at HEAD."""
-    out = git(repo, "ls-tree", "-r", "HEAD", "--", REGISTRY, "INDEX.md")
+    out = git(work, "ls-tree", "-r", "HEAD", "--", REGISTRY, "INDEX.md")
     return {line.split("\t")[1]: line.split()[2] for line in out.splitlines()}
 
 
-def managed_index(repo: Path) -> dict[str, str]:
+def managed_index(work: Path) -> dict[str, str]:
     """The same, as the (real) index holds them."""
-    out = git(repo, "ls-files", "-s", "--", REGISTRY, "INDEX.md")
+    out = git(work, "ls-files", "-s", "--", REGISTRY, "INDEX.md")
     return {line.split("\t")[1]: line.split()[1] for line in out.splitlines()}
 
 
-def assert_index_is_the_commit(repo: Path) -> None:
+def assert_index_is_the_commit(work: Path) -> None:
     """The real index holds the committed registry (and output); nothing of regauto's is
     staged or modified; ``regauto check`` passes."""
-    assert managed_index(repo) == managed_head(repo)
-    assert git(repo, "status", "--porcelain") == ""
-    r = run_regauto("check", cwd=repo)
+    assert managed_index(work) == managed_head(work)
+    assert git(work, "status", "--porcelain") == ""
+    r = run_regauto("check", cwd=work)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_commit_of_a_path(repo: Path) -> None:
-    edit(repo, "v3 = 3\n", "v3 = 'only'\n")
-    commit(repo, "-m", "only m.py", "m.py")
-    assert committed_records(repo)["m.py"]["blob"] == rgit.blob_id((repo / "m.py").read_bytes())
-    assert_clean_tip(repo)
-    assert_index_is_the_commit(repo)
+def test_commit_of_a_path(work: Path) -> None:
+    edit(work, "v3 = 3\n", "v3 = 'only'\n")
+    commit(work, "-m", "only m.py", "m.py")
+    assert committed_records(work)["m.py"]["blob"] == rgit.blob_id((work / "m.py").read_bytes())
+    assert_clean_tip(work)
+    assert_index_is_the_commit(work)
     # The next commit, of another file, keeps m.py's record (the stale shard would revert it).
-    make_tree(repo, {"notes/n.txt": "one\nTWO\nthree\n"})
-    git(repo, "add", "notes/n.txt")
-    commit(repo, "-m", "n.txt")
-    assert_clean_tip(repo)
-    assert_index_is_the_commit(repo)
+    make_tree(work, {"notes/n.txt": "one\nTWO\nthree\n"})
+    git(work, "add", "notes/n.txt")
+    commit(work, "-m", "n.txt")
+    assert_clean_tip(work)
+    assert_index_is_the_commit(work)
 
 
-def test_commit_of_a_path_with_a_generated_output(repo: Path) -> None:
+def test_commit_of_a_path_with_a_generated_output(work: Path) -> None:
     """A document staged earlier, committed by path while another edit stays unstaged:
     the output the hook rendered into the temporary index reaches the real index too."""
-    with_index(repo)
-    make_tree(repo, {"notes/a.txt": "a\n"})
-    git(repo, "add", "notes/a.txt")
-    edit(repo, "v3 = 3\n", "v3 = 'unstaged'\n")
-    commit(repo, "-m", "add a", "notes/a.txt")
-    assert "notes/a.txt" in git(repo, "show", "HEAD:INDEX.md")
-    assert_clean_tip(repo)
-    assert managed_index(repo) == managed_head(repo)
-    assert git(repo, "status", "--porcelain") == " M m.py\n"
-    git(repo, "add", "m.py")
-    commit(repo, "-m", "m.py")
-    assert_clean_tip(repo)
-    assert_index_is_the_commit(repo)
+    with_index(work)
+    make_tree(work, {"notes/a.txt": "a\n"})
+    git(work, "add", "notes/a.txt")
+    edit(work, "v3 = 3\n", "v3 = 'unstaged'\n")
+    commit(work, "-m", "add a", "notes/a.txt")
+    assert "notes/a.txt" in git(work, "show", "HEAD:INDEX.md")
+    assert_clean_tip(work)
+    assert managed_index(work) == managed_head(work)
+    assert git(work, "status", "--porcelain") == " M m.py\n"
+    git(work, "add", "m.py")
+    commit(work, "-m", "m.py")
+    assert_clean_tip(work)
+    assert_index_is_the_commit(work)
 
 
 def neighbour() -> str:
@@ -96,58 +103,58 @@ def neighbour() -> str:
                 if shard_of(p := f"notes/near-{i}.txt") == shard_of("m.py"))
 
 
-def test_registry_staged_by_the_user_takes_the_commits_records(repo: Path) -> None:
+def test_registry_staged_by_the_user_takes_the_commits_records(work: Path) -> None:
     """The user staged a registry of their own (``fix`` + ``git add``) for an edit of a
     document in ``m.py``'s shard, then edits ``m.py`` and commits it by path: the real index's
     shard keeps the staged record and takes the committed one (the shard merged record by
     record), and the next commit records both."""
     near = neighbour()
-    make_tree(repo, {near: "near\n"})
-    git(repo, "add", near)
-    commit(repo, "-m", "near")
-    make_tree(repo, {near: "near, edited\n"})
-    r = run_regauto("fix", cwd=repo)
+    make_tree(work, {near: "near\n"})
+    git(work, "add", near)
+    commit(work, "-m", "near")
+    make_tree(work, {near: "near, edited\n"})
+    r = run_regauto("fix", cwd=work)
     assert r.returncode == 0, r.stdout + r.stderr
-    git(repo, "add", "-A")
-    edit(repo, "v3 = 3\n", "v3 = 'only'\n")
-    out = commit(repo, "-m", "m.py alone", "m.py")
+    git(work, "add", "-A")
+    edit(work, "v3 = 3\n", "v3 = 'only'\n")
+    out = commit(work, "-m", "m.py alone", "m.py")
     assert "warning" not in out, out
-    assert_clean_tip(repo)
-    assert "edited" not in git(repo, "show", f"HEAD:{near}")
+    assert_clean_tip(work)
+    assert "edited" not in git(work, "show", f"HEAD:{near}")
     shard = f"{REGISTRY}/{shard_of(near)}"
-    assert git(repo, "status", "--porcelain").splitlines() == [f"M  {shard}", f"M  {near}"]
+    assert git(work, "status", "--porcelain").splitlines() == [f"M  {shard}", f"M  {near}"]
     staged = {json.loads(line)["path"]: json.loads(line)["blob"]
-              for line in git(repo, "show", f":{shard}").splitlines()}
-    assert staged["m.py"] == committed_records(repo)["m.py"]["blob"]
+              for line in git(work, "show", f":{shard}").splitlines()}
+    assert staged["m.py"] == committed_records(work)["m.py"]["blob"]
     assert staged[near] == rgit.blob_id(b"near, edited\n")
-    commit(repo, "-m", "near")
-    assert_clean_tip(repo)
-    assert_index_is_the_commit(repo)
+    commit(work, "-m", "near")
+    assert_clean_tip(work)
+    assert_index_is_the_commit(work)
 
 
 @pytest.mark.parametrize("how", [("-a",), ("-i", "m.py")])
-def test_commit_all_and_include_use_the_real_index(repo: Path, how: tuple[str, ...]) -> None:
-    edit(repo, "v3 = 3\n", "v3 = 'all'\n")
-    commit(repo, "-m", "m.py", *how)
-    assert_clean_tip(repo)
-    assert_index_is_the_commit(repo)
-    assert not (rgit.discover(repo).git_dir / "regauto" / history.PARTIAL).exists()  # type: ignore[union-attr]
+def test_commit_all_and_include_use_the_real_index(work: Path, how: tuple[str, ...]) -> None:
+    """``-a`` and ``-i PATH``: git runs the hook on its lock of the real index and keeps it."""
+    edit(work, "v3 = 3\n", "v3 = 'all'\n")
+    commit(work, "-m", "m.py", *how)
+    assert_clean_tip(work)
+    assert_index_is_the_commit(work)
 
 
-def test_aborted_commit_leaves_the_real_index_alone(repo: Path) -> None:
+def test_aborted_commit_leaves_the_real_index_alone(work: Path) -> None:
     """A commit stopped after the hook passed (an empty message) commits nothing: the next
     commit's post-commit must not take the aborted commit's shard into the real index."""
-    edit(repo, "v3 = 3\n", "v3 = 'aborted'\n")
-    p = subprocess.run(["git", "commit", "-q", "-m", "", "m.py"], cwd=repo,
+    edit(work, "v3 = 3\n", "v3 = 'aborted'\n")
+    p = subprocess.run(["git", "commit", "-q", "-m", "", "m.py"], cwd=work,
                        capture_output=True, text=True, check=False)
     assert p.returncode != 0
-    make_tree(repo, {"notes/n.txt": "one\nTWO\nthree\n"})
-    git(repo, "add", "notes/n.txt")
-    commit(repo, "-m", "n.txt")
-    assert_clean_tip(repo)
-    assert managed_index(repo) == managed_head(repo)
+    make_tree(work, {"notes/n.txt": "one\nTWO\nthree\n"})
+    git(work, "add", "notes/n.txt")
+    commit(work, "-m", "n.txt")
+    assert_clean_tip(work)
+    assert managed_index(work) == managed_head(work)
     # m.py's edit stays unstaged; the work tree's registry describes it (the index rule).
-    status = git(repo, "status", "--porcelain").splitlines()
+    status = git(work, "status", "--porcelain").splitlines()
     assert status == [f" M {REGISTRY}/{shard_of('m.py')}", " M m.py"], status
 
 
