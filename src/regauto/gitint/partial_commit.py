@@ -9,10 +9,12 @@ next commit would record.
 
 So the commit hook, when it staged regauto's files into such an index, records here which
 files it wrote, with the blob each had before and the one it staged; and the post-commit
-hook moves the real index's entry of each to the committed blob where the real index
-still holds the blob recorded before (a user's own staged version is never overwritten;
-one line names it).  A record whose blobs the new commit does not hold (the commit was
-aborted after the hook passed) changes nothing, and any post-commit consumes it.
+hook sets the real index's entry of each to the committed one where the real index still
+holds the blob recorded before.  A registry shard the user had staged a version of keeps
+it, with the commit's record changes merged in as the shard merge driver merges; anything
+else the user staged is never overwritten (one line names it).  A record whose blobs the
+new commit does not hold (the commit was aborted after the hook passed) changes nothing,
+and any post-commit consumes it.
 """
 
 from __future__ import annotations
