@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_regauto
+from regauto.registry.records import shard_of
+from tests.conftest import git, make_tree, run_regauto
 from tests.pipeline_helpers import REGISTRY, by_path
 
 needs_symlinks = pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt",
@@ -99,6 +100,33 @@ def test_symlinked_shard_is_refused_and_its_target_never_committed(
     assert "SECRET" not in git(git_repo, "grep", "-I", "SECRET", "HEAD", check=False)
     _one_error_line(run_regauto("check", cwd=git_repo), "ab.jsonl")
     assert secret.read_text() == '{"api_key": "SECRET-hunter2"}\n'
+
+
+@needs_symlinks
+def test_commit_hook_says_the_staged_shard_is_a_symlink(git_repo: Path, tmp_path: Path) -> None:
+    """A shard committed as a symlink (``--no-verify``) is refused by the next commit with
+    one line saying what it is — not "malformed JSON" about its target's path — and the
+    refusal changes nothing."""
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"api_key": "SECRET-hunter2"}\n')
+    _init(git_repo, hooks="git")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "init", "--no-verify")
+    (git_repo / REGISTRY / "ab.jsonl").symlink_to(secret)
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "symlinked shard", "--no-verify")
+    victim = "data/leak382.txt"  # recorded in ab.jsonl: the hook reads the staged link
+    assert shard_of(victim) == "ab.jsonl"
+    make_tree(git_repo, {victim: "v\n"})
+    git(git_repo, "add", victim)
+    before = (git(git_repo, "ls-files", "-s"), git(git_repo, "status", "--porcelain"))
+    r = run_regauto("hook", "pre-commit", cwd=git_repo)
+    _one_error_line(r, f"{REGISTRY}/ab.jsonl (staged) is a symbolic link (mode 120000")
+    assert "malformed" not in r.stderr, r.stderr
+    assert (git(git_repo, "ls-files", "-s"), git(git_repo, "status", "--porcelain")) == before
+    p = subprocess.run(["git", "commit", "-q", "-m", "victim"], cwd=git_repo,
+                       capture_output=True, text=True, check=False)
+    assert p.returncode != 0 and "symbolic link" in p.stderr, p.stderr
 
 
 @needs_symlinks

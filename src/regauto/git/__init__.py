@@ -31,6 +31,7 @@ merge_base = history.merge_base
 merge_file = history.merge_file
 rev_exists = history.rev_exists
 show_file = history.show_file
+tree_entries = history.tree_entries
 tree_paths = history.tree_paths
 worktree_add = history.worktree_add
 worktree_remove = history.worktree_remove
@@ -259,6 +260,15 @@ def update_index_blob(root: Path, path: str, data: bytes, mode: str = "100644") 
     blob = run("hash-object", "-w", "--stdin", cwd=root, input=data).decode().strip()
     run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", cwd=root)
     return blob
+
+
+def set_index_entries(root: Path, entries: dict[str, tuple[str, str] | None]) -> None:
+    """Set each path's index entry to ``(mode, blob)`` (None: remove it) in one
+    ``git update-index --index-info``; the work tree is not touched."""
+    lines = [(f"{e[0]} {e[1]}" if e is not None else "0 " + "0" * 40).encode()
+             + b"\t" + p.encode("utf-8", "surrogateescape") for p, e in sorted(entries.items())]
+    if lines:
+        run("update-index", "-z", "--index-info", cwd=root, input=b"\0".join(lines) + b"\0")
 
 
 def config_get(root: Path, key: str) -> str | None:

@@ -123,3 +123,17 @@ def tree_paths(root: Path, commit: str, folder: str) -> list[str]:
     """The files (blobs) under ``folder`` in ``commit``'s tree, repository-relative."""
     out = run("ls-tree", "-r", "-z", "--name-only", commit, "--", f"{folder}/", cwd=root)
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def tree_entries(root: Path, rev: str, paths: list[str]) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob)}`` of the files ``paths`` in ``rev``'s tree (absent: left out)."""
+    if not paths:
+        return {}
+    out = run("--literal-pathspecs", "ls-tree", "-z", rev, "--", *paths, cwd=root)
+    entries: dict[str, tuple[str, str]] = {}
+    for rec in out.split(b"\0"):
+        meta, _, path = rec.partition(b"\t")
+        fields = meta.decode().split(" ")
+        if len(fields) == 3 and fields[1] == "blob":
+            entries[path.decode("utf-8", "surrogateescape")] = (fields[0], fields[2])
+    return entries

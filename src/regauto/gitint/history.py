@@ -122,6 +122,8 @@ def post_rewrite(project: Project, command: str) -> int:
 
 
 STAMP = "precommit.stamp"  # the plain post-commit hook script tests it before python starts
+# ``git commit PATH``'s record for the real index (``partial_commit``); the script tests it too.
+PARTIAL = "partial-commit.json"
 
 
 def stamp(project: Project) -> None:
@@ -145,7 +147,14 @@ def post_commit(project: Project) -> int:
     """After a commit: verify what it changed against its first parent — unless the commit
     hook ran for it (its stamp).  What remains is a commit git wrote without the hook:
     cherry-pick, revert, ``--no-verify``.  A commit aborted after the hook passed leaves a
-    stamp that spares the next commit's verification; ``check`` still sees that one."""
+    stamp that spares the next commit's verification; ``check`` still sees that one.
+
+    First, after ``git commit PATH``, the real index takes what the commit hook staged
+    into git's temporary index (``partial_commit``)."""
+    if (project.state_dir / PARTIAL).exists():
+        from regauto.gitint import partial_commit
+
+        partial_commit.settle(project)
     if _stamped(project):
         return 0
     if project.git_dir is not None and git.in_progress(project.git_dir) == "rebase":

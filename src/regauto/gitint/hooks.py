@@ -25,11 +25,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from regauto import generators, git
-from regauto.errors import RegautoError
+from regauto.errors import RegautoError, RegistryFormatError
 from regauto.gitint import managed_files
 from regauto.project import Project
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from regauto.automation.pipeline import Action, PipelineResult
     from regauto.automation.tree import Index
 
@@ -48,7 +50,7 @@ def pre_commit(found: git.RepoPaths, project: Project | None = None) -> int:
     """The commit hook; a passing run leaves a stamp that tells post-commit this commit
     needs no verification.  ``project``: already opened by the caller."""
     project = project or Project.open(found.root, found=found)
-    rc = _pre_commit(project)
+    rc = _staged_errors_explained(project, _pre_commit)
     if rc == 0:
         from regauto.gitint import history
 
@@ -69,7 +71,7 @@ def pre_merge_commit(found: git.RepoPaths) -> int:
     project = Project.open(found.root, found=found)
     managed = _managed_paths(project)
     before = git.index_lines(project.root, managed)
-    rc = _pre_commit(project)
+    rc = _staged_errors_explained(project, _pre_commit)
     if rc != 0:
         return rc
     from regauto.gitint import history
@@ -81,6 +83,17 @@ def pre_merge_commit(found: git.RepoPaths) -> int:
              "the merge with `git commit --no-edit`")
         return 1
     return 0
+
+
+def _staged_errors_explained(project: Project, hook: Callable[[Project], int]) -> int:
+    """``hook``, with a staged registry file that does not parse named plainly when it is
+    a symbolic link (its mode is looked at only then)."""
+    try:
+        return hook(project)
+    except RegistryFormatError as e:
+        from regauto.registry import staged
+
+        raise staged.explain(project.root, project.config.registry, e) from None
 
 
 def _pre_commit(project: Project) -> int:

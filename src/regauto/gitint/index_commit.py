@@ -11,6 +11,7 @@ of unstaged changes is set aside): every staged file is written to the work tree
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from regauto import git
@@ -69,7 +70,30 @@ def finish(project: Project, st: Staging) -> list[str]:
             return None if text is None else text.encode("utf-8")
 
         stash_rebase.rebase(st.stash, changed, adjust)
+    _record_partial(project, changed)
     return sorted(outputs)
+
+
+def _record_partial(project: Project, changed: dict[str, tuple[bytes | None, bytes | None]],
+                    ) -> None:
+    """``git commit PATH``: git keeps the user's own index apart from the one written here,
+    and the post-commit hook brings it up to date from this record (``partial_commit``)."""
+    index = temporary_index(project)
+    if index is not None:
+        from regauto.gitint import partial_commit
+
+        partial_commit.record(project, index, changed)
+
+
+def temporary_index(project: Project) -> str | None:
+    """The index file of this commit when it is not the repository's own (nor git's lock of
+    it, which ``git commit -a``/``-i`` use and then keep): ``git commit PATH``'s."""
+    index = os.environ.get("GIT_INDEX_FILE")
+    if not index or project.git_dir is None:
+        return None
+    path = os.path.realpath(os.path.join(project.root, index))
+    own = os.path.realpath(os.path.join(project.git_dir, "index"))
+    return None if path in (own, own + ".lock") else path
 
 
 def _enc(text: str | None) -> bytes | None:

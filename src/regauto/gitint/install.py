@@ -217,16 +217,20 @@ _NEVER_BLOCK = {
 
 
 # post-commit verifies commits git wrote without the commit hook; after an ordinary commit
-# the commit hook's stamp says there is nothing to verify, without starting python.
+# the commit hook's stamp says there is nothing to verify, without starting python.  After
+# ``git commit PATH`` the hook's record says the real index has to take the committed
+# registry (``partial_commit``): python starts then.
 _SKIP_VERIFIED = """
-# The commit hook ran for this commit and left its stamp: nothing to verify.
-STAMP="$(git rev-parse --absolute-git-dir 2>/dev/null)/regauto/@STAMP@"
-if [ -f "$STAMP" ]; then
-    rm -f "$STAMP"
+# The commit hook ran for this commit and left its stamp: nothing to verify, unless it
+# left a record for the real index too (git commit PATH).
+STATE="$(git rev-parse --absolute-git-dir 2>/dev/null)/regauto"
+if [ -f "$STATE/@STAMP@" ] && [ ! -f "$STATE/@PARTIAL@" ]; then
+    rm -f "$STATE/@STAMP@"
     exit 0
 fi
 """
 PRECOMMIT_STAMP = "precommit.stamp"
+PARTIAL_RECORD = "partial-commit.json"
 
 
 def render_hook(name: str, install_python: str = "") -> str:
@@ -234,7 +238,8 @@ def render_hook(name: str, install_python: str = "") -> str:
     if name not in HOOK_NAMES:
         raise ValueError(f"unknown hook {name!r}")
     text = _TEMPLATE.replace(
-        "@SKIP@", _SKIP_VERIFIED.replace("@STAMP@", PRECOMMIT_STAMP) if name == "post-commit"
+        "@SKIP@", _SKIP_VERIFIED.replace("@STAMP@", PRECOMMIT_STAMP).replace(
+            "@PARTIAL@", PARTIAL_RECORD) if name == "post-commit"
         else "")
     for key, value in (_BLOCKING if name in BLOCKING_HOOKS else _NEVER_BLOCK).items():
         text = text.replace(f"@{key}@", value)

@@ -61,6 +61,22 @@ def read(root: Path, folder: str, names: list[str]) -> dict[str, tuple[str, str]
     return result
 
 
+def explain(root: Path, folder: str, error: RegistryFormatError) -> RegistryFormatError:
+    """``error`` (a staged registry file that does not parse) said plainly when a staged
+    registry file is a symbolic link: ``:path`` reads a link's target as if it were the
+    file's text, so its mode is looked at here, on the error path only."""
+    prefix = folder.rstrip("/") + "/"
+    links = sorted(p for p, e in git.ls_files_stage(root, [prefix]).items()
+                   if e.mode == "120000" and p.startswith(prefix))
+    if not links:
+        return error
+    named = [p for p in links if f"{p} (staged)" in str(error)] or links
+    return RegistryFormatError(
+        f"{named[0]} (staged) is a symbolic link (mode 120000 in the index), not a registry "
+        f"file: remove it (`git rm {named[0]}`: the link, not what it points to), then "
+        "`regauto fix`, `git add` and commit again")
+
+
 def blobs(root: Path, folder: str, names: list[str]) -> dict[str, str]:
     """``{name: blob}`` of those of ``names`` that are staged (one ``git ls-files -s``)."""
     base = folder.rstrip("/")
