@@ -62,8 +62,26 @@ def record_the_draft(root: Path, how: str) -> str:
     return draft
 
 
-@pytest.mark.parametrize("how", ["fix", "daemon"])
-def test_merge_output_is_rendered_from_the_merged_index(repo: Path, how: str) -> None:  # noqa: F811
+def combine(root: Path, op: str) -> None:
+    """Bring topic's document in: the output is re-rendered and staged, the user finishes."""
+    if op == "merge":
+        p = subprocess.run(["git", "merge", "--no-edit", "topic"], cwd=root,
+                           capture_output=True, text=True, check=False)
+        assert p.returncode != 0, p.stdout + p.stderr
+        assert "finish the merge with `git commit --no-edit`" in p.stderr, p.stderr
+        assert (root / ".git" / "MERGE_HEAD").exists()
+    else:  # post-commit re-renders what the cherry-pick left stale
+        p = subprocess.run(["git", "cherry-pick", "topic"], cwd=root, capture_output=True,
+                           text=True, check=False)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "re-rendered and staged: commit it" in p.stderr, p.stderr
+        assert git(root, "diff", "--cached", "--name-only").split() == ["INDEX.md"]
+
+
+@pytest.mark.parametrize(("op", "how"), [("merge", "fix"), ("merge", "daemon"),
+                                         ("cherry-pick", "fix")])
+def test_output_is_rendered_from_the_index_while_the_work_tree_is_ahead(
+        repo: Path, op: str, how: str) -> None:  # noqa: F811  (the imported fixture)
     with_index(repo)
     git(repo, "checkout", "-qb", "topic")
     add_doc(repo, A)
@@ -71,17 +89,16 @@ def test_merge_output_is_rendered_from_the_merged_index(repo: Path, how: str) ->
     add_doc(repo, B)
     draft = record_the_draft(repo, how)
     mine = (repo / "INDEX.md").read_text()
-    p = subprocess.run(["git", "merge", "--no-edit", "topic"], cwd=repo, capture_output=True,
-                       text=True, check=False)
-    assert p.returncode != 0, p.stdout + p.stderr
-    assert "finish the merge with `git commit --no-edit`" in p.stderr, p.stderr
-    assert (repo / ".git" / "MERGE_HEAD").exists()
+    combine(repo, op)
     staged = git(repo, "show", ":INDEX.md")
     assert A in staged and B in staged and draft not in staged
     # The user's own output is left as it was: it is not the index's.
     assert (repo / "INDEX.md").read_text() == mine
-    run_git(repo, "commit", "--no-edit")
-    assert len(git(repo, "log", "-1", "--format=%P").split()) == 2
+    if op == "merge":
+        run_git(repo, "commit", "--no-edit")
+        assert len(git(repo, "log", "-1", "--format=%P").split()) == 2
+    else:
+        run_git(repo, "commit", "-qm", "Update generated outputs")
     assert_clean_tip(repo)
     committed = git(repo, "show", "HEAD:INDEX.md")
     assert A in committed and B in committed and draft not in committed
