@@ -109,3 +109,22 @@ def test_output_is_rendered_from_the_index_while_the_work_tree_is_ahead(
     status = git(repo, "status", "--porcelain", "--untracked-files=all")
     assert {line[3:] for line in status.splitlines()} == {
         "INDEX.md", draft, f".regauto/registry/{shard_of(draft)}"}, status
+
+
+def test_commit_without_the_hook_that_left_the_output_out(repo: Path) -> None:  # noqa: F811
+    """The work tree's output is current, the committed one is not: post-commit renders
+    the index's from the index's registry, whatever the work tree's check says."""
+    with_index(repo)
+    make_tree(repo, {A: "a\n"})
+    r = run_regauto("fix", cwd=repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert A in (repo / "INDEX.md").read_text()
+    git(repo, "add", A, ".regauto/registry")
+    p = subprocess.run(["git", "commit", "-qm", "a, without the hook", "--no-verify"],
+                       cwd=repo, capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "left INDEX.md stale; re-rendered and staged: commit it" in p.stderr, p.stderr
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["INDEX.md"]
+    run_git(repo, "commit", "-qm", "Update generated outputs")
+    assert_clean_tip(repo)
+    assert git(repo, "status", "--porcelain") == ""
