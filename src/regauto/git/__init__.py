@@ -188,12 +188,17 @@ class StatusEntry(NamedTuple):
     old_path: str | None = None  # a rename or copy git detected in the index
 
 
-def status(root: Path) -> list[StatusEntry]:
+def status(root: Path, paths: list[str] | None = None, *,
+           ignored: bool = False) -> list[StatusEntry]:
     """Work-tree changes against the index (and the index against HEAD):
     ``git status --porcelain=v1 -z --untracked-files=all``, run with ``GIT_OPTIONAL_LOCKS=0``
-    so that a read-only command never refreshes (rewrites) the index."""
+    so that a read-only command never refreshes (rewrites) the index.  ``paths``: under
+    those only; ``ignored``: ignored files too (``!!``)."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    cmd = ("git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--renames")
+    cmd: tuple[str, ...] = ("git", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                            "--renames", *(["--ignored"] if ignored else []))
+    if paths is not None:
+        cmd += ("--", *(f":(literal){p}" for p in paths))
     try:
         _, out, _ = proc.run(cmd, cwd=root, env=env)
     except CalledProcessError as e:

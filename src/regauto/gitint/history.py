@@ -92,21 +92,31 @@ def repair_tip(project: Project, old: str, what: str) -> int:
 
 
 def refresh_outputs(project: Project) -> list[str]:
-    """Re-render the stale generated outputs and stage them; returns their paths.  After a
-    merge, rebase or cherry-pick their text is ours' (the merge driver keeps it), rendered
-    from a registry the merge has moved past."""
-    if not project.config.outputs:
+    """Re-render the stale generated outputs from the staged registry and stage them, as
+    the commit hook does (``index_commit``: the work tree's copy follows only where it was
+    the staged one); returns their paths.  After a merge, rebase or cherry-pick their text
+    is ours' (the merge driver keeps it), rendered from a registry the merge has moved
+    past."""
+    if not project.config.outputs or not _outputs_may_be_stale(project):
         return []
+    from regauto.gitint import index_commit
+
+    return index_commit.finish(project, index_commit.open_staging(project), outputs=True)
+
+
+def _outputs_may_be_stale(project: Project) -> bool:
+    """False when no staged output can be stale, known cheaply: the work tree's registry
+    and outputs are the index's, so the work tree's check (its input hashes cached, no
+    shard read) answers for the index.  Rendering from the staged registry reads and
+    parses every staged shard."""
+    cfg = project.config
+    # Ignored files too: regauto's own files are read whatever a .gitignore says.
+    if any(e.xy[1] != " " for e in git.status(project.root, [cfg.registry, *cfg.outputs],
+                                                ignored=True)):
+        return True
     from regauto.generators.generator_orchestrator import GeneratorOrchestrator
 
-    orch = GeneratorOrchestrator(project)
-    stale = [d for d in orch.check() if d.kind == "stale_output"]
-    if stale:
-        orch.generate(names=[d.name for d in stale])
-    # Also an output the registry write just re-rendered (the writer's post-write hook).
-    paths = git.unstaged_paths(project.root, project.config.outputs)
-    git.stage_managed(project.root, paths)
-    return paths
+    return any(d.kind == "stale_output" for d in GeneratorOrchestrator(project).check())
 
 
 def post_rewrite(project: Project, command: str) -> int:

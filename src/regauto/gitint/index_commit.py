@@ -48,18 +48,22 @@ def open_staging(project: Project) -> Staging:
     return Staging(reader, writer, stash)
 
 
-def finish(project: Project, st: Staging) -> list[str]:
+def finish(project: Project, st: Staging, *, outputs: bool = False) -> list[str]:
     """After the pipeline: the generated outputs re-rendered from the staged registry and
     staged (written to the work tree where it held the staged version), and the framework's
-    stash rebased onto every file staged.  Returns the outputs staged."""
+    stash rebased onto every file staged.  Returns the outputs staged.
+
+    The outputs are rendered when this run staged a registry file, or with ``outputs``
+    whatever it staged: after a merge, rebase or cherry-pick the staged output is ours'
+    text (its merge driver keeps it), rendered from a registry the merge has moved past."""
     reg = st.reader.reg
-    if not reg.changed:
+    if not reg.changed and not outputs:
         return []
     folder = project.config.registry.rstrip("/")
     changed = {f"{folder}/{n}": (_enc(old), _enc(new)) for n, (old, new) in reg.changed.items()}
-    outputs = _outputs(project, st) if project.config.outputs else {}
-    changed.update(outputs)
-    if st.stash:
+    rendered = _outputs(project, st) if project.config.outputs else {}
+    changed.update(rendered)
+    if st.stash and changed:
         prefix = f"{folder}/"
 
         def adjust(path: str, mine: bytes | None) -> bytes | None:
@@ -70,8 +74,9 @@ def finish(project: Project, st: Staging) -> list[str]:
             return None if text is None else text.encode("utf-8")
 
         stash_rebase.rebase(st.stash, changed, adjust)
-    _record_partial(project, changed)
-    return sorted(outputs)
+    if changed:
+        _record_partial(project, changed)
+    return sorted(rendered)
 
 
 def _record_partial(project: Project, changed: dict[str, tuple[bytes | None, bytes | None]],
