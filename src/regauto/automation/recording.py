@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from regauto import stages, worker_lifetime
 from regauto.automation import classifier, descriptor_extractor, disk_jobs, file_renamer, headers
@@ -25,8 +24,7 @@ from regauto.registry.records import Record
 PARALLEL_MIN = 400
 
 
-@dataclass
-class Item:
+class Item(NamedTuple):
     """A file of the batch, classified."""
 
     path: str

@@ -12,7 +12,7 @@ of unstaged changes is set aside): every staged file is written to the work tree
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from regauto import git
 from regauto.gitint import framework_stash, stash_rebase
@@ -22,8 +22,7 @@ from regauto.registry import staged
 from regauto.registry.index_registry import IndexReader, IndexWriter, open_index_registry
 
 
-@dataclass
-class Staging:
+class Staging(NamedTuple):
     """The index's registry for one hook run, and the framework's stash (if any) it runs under."""
 
     reader: IndexReader

@@ -3,7 +3,7 @@ interrupted write (SPEC §7), so nobody observes a half-written registry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from regauto import docid
 from regauto.errors import RegistryFormatError
@@ -15,8 +15,7 @@ from regauto.registry.records import Record, shard_of
 from regauto.registry.store import RegistryStore, gc_paused, hash_of_manifest
 
 
-@dataclass
-class Snapshot:
+class Snapshot(NamedTuple):
     """The registry as one read saw it: its hash, the manifest it hashes, the records."""
 
     hash: str
