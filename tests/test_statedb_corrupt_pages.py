@@ -8,9 +8,11 @@ old file, and a commit is never blocked (issue 10, Deliver 8).
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,9 +52,18 @@ def damage(db: Path, pages: range) -> None:
             f.write(b"\xff" * PAGE)
 
 
+def _patch_of_a_new_record(repo: Path, known: set[str]) -> str:
+    """A patch adding new.txt's record under an id above every one the registry holds."""
+    base = regauto(repo, "hash").stdout.strip()
+    doc_id = str(int(max(known)) + 1).zfill(16)
+    rec = dict(records(repo)[0], doc_id=doc_id, path="new.txt")  # a valid record's shape
+    return json.dumps({"base_hash": base, "source": "test", "reason": "healed run",
+                       "changes": {doc_id: rec}})
+
+
 COMMANDS: list[tuple[str, ...]] = [
     ("sync", "new.txt"), ("fix",), ("queue", "list"), ("queue", "run"), ("stats",),
-    ("check",), ("commit",),
+    ("check",), ("commit",), ("patch", "-"),
 ]
 
 
@@ -78,6 +89,10 @@ def test_every_command_heals_a_database_damaged_in_its_middle(
             git(repo, "add", "new.txt")
             proc = subprocess.run(["git", "commit", "-qm", "new"], cwd=repo,
                                   capture_output=True, text=True, check=False, timeout=120)
+        elif args == ("patch", "-"):  # the patch is read once: the run after healing keeps it
+            proc = subprocess.run([sys.executable, "-m", "regauto", "patch", "-"], cwd=repo,
+                                  input=_patch_of_a_new_record(repo, before), text=True,
+                                  capture_output=True, check=False, timeout=120)
         else:
             proc = regauto(repo, *args)
         said = f"{args}: rc={proc.returncode}\n{proc.stdout}{proc.stderr}"
@@ -91,7 +106,7 @@ def test_every_command_heals_a_database_damaged_in_its_middle(
         warnings = [line for line in (proc.stderr + again.stderr).splitlines()
                     if "state database" in line]
         assert len(warnings) <= 1, said + again.stderr  # one warning, once
-        if args in {("sync", "new.txt"), ("fix",), ("commit",)}:
+        if args in {("sync", "new.txt"), ("fix",), ("commit",), ("patch", "-")}:
             new = {r["doc_id"] for r in records(repo)} - before
             assert len(new) == 1 and min(new) > max(before), said  # floor from the registry
         if args == ("commit",):

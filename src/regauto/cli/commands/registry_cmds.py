@@ -44,6 +44,9 @@ def hash_cmd() -> int:
     return 0
 
 
+_STDIN: list[str] = []  # the patch read from standard input, if any (see patch_cmd)
+
+
 def patch_cmd(
     file: str = typer.Argument(..., help="A PromotionPatch as JSON, or - for standard input."),
 ) -> int:
@@ -58,7 +61,11 @@ def patch_cmd(
     # Bytes, decoded by read_text: sys.stdin's own decoding depends on the locale (strict
     # under a UTF-8 locale: a traceback; lossy under C) — a patch is UTF-8 JSON either way.
     if file == "-":
-        text = read_text(sys.stdin.buffer, cap, where)
+        # Read once per process: the boundary runs the command a second time after healing
+        # a corrupt state database, and standard input is empty by then.
+        if not _STDIN:
+            _STDIN.append(read_text(sys.stdin.buffer, cap, where))
+        text = _STDIN[0]
     else:
         try:
             with open(file, "rb") as f:
