@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -231,3 +232,21 @@ def test_text_output_names_each_fix(repo: Path) -> None:
     assert r.returncode == 1
     assert "fail  merge driver: merge.regauto.driver is not configured" in r.stdout
     assert "      fix: regauto init" in r.stdout
+
+
+def test_a_corrupt_state_database_is_reported_and_the_next_command_heals_it(repo: Path) -> None:
+    db = state_dir(repo) / "state.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    for extra in db.parent.glob("state.db-*"):
+        extra.unlink()
+    with open(db, "r+b") as f:  # every page but the header, as a bad sector would
+        f.seek(4096)
+        f.write(b"\xff" * max(4096, db.stat().st_size - 4096))
+    found = the_problem(repo, doctor.WARN, "state database")
+    assert str(db) in found["message"] and "corrupt" in found["message"]
+    assert db.exists() and not list(db.parent.glob("state.db.corrupt-*"))  # doctor only looks
+    run_fix(repo, found["fix"])
+    assert list(db.parent.glob("state.db.corrupt-*"))
+    assert_clean(repo)

@@ -66,7 +66,10 @@ def run(root: Path | None = None, config: Path | None = None, *,
         report.lines += setup_checks.big_repository(project, many_files)
     report.lines.append(state_checks.python_version(project.state_dir))
     report.lines.append(state_checks.leftovers(project))
-    report.lines += state_checks.queue(project.state_dir)
+    db = state_checks.state_database(project.state_dir)
+    report.lines.append(db)
+    if db.status == OK:  # the queue's check would open a corrupt database, and heal it
+        report.lines += state_checks.queue(project.state_dir)
     report.lines += state_checks.locks(project.state_dir)
     report.lines.append(state_checks.daemon(project.state_dir))
     return report

@@ -50,6 +50,36 @@ def leftovers(project: Project) -> Line:
     return Line("interrupted write", OK, "none")
 
 
+def state_database(state_dir: Path) -> Line:
+    """SQLite's own ``quick_check`` of the state database.  Doctor only looks: the next
+    command that opens a corrupt database moves it aside and starts afresh (nothing in it
+    is the only copy of anything), so the remedy is any command."""
+    import sqlite3
+
+    from regauto import statedb_heal
+
+    path = state_dir / "state.db"
+    if not path.exists():
+        return Line("state database", OK, "none yet")
+    try:
+        conn = sqlite3.connect(path, timeout=5)
+        try:
+            verdict = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        if not statedb_heal.is_corruption(e):
+            return Line("state database", WARN, f"{path}: cannot be read ({e})",
+                        "wait for the other regauto command to finish, then run doctor again")
+        verdict = str(e)
+    if verdict == "ok":
+        return Line("state database", OK, "healthy")
+    return Line("state database", WARN, f"{path} is corrupt ({verdict.splitlines()[0]}): the "
+                "next regauto command moves it aside and starts afresh (the id index is "
+                "rebuilt from the registry; queued jobs in it are lost)",
+                "regauto queue list")
+
+
 def queue(state_dir: Path) -> list[Line]:
     from regauto.events.work_queue import DEAD_LETTER, FAILED, WorkQueue
 
