@@ -10,6 +10,7 @@ tree's own registry still describes the work tree.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from regauto import git as rgit
+from regauto.project import Project
+from regauto.registry import open_store
+from regauto.registry.id_index import IdIndex
 from regauto.registry.records import shard_of
 from tests.conftest import git, make_tree, run_regauto
 from tests.hook_helpers import committed_records
@@ -160,3 +164,33 @@ def test_a_document_registered_before_it_is_staged_keeps_its_id(work: Path) -> N
     assert committed_records(work)["notes/new.txt"]["doc_id"] == given
     assert records(work)["notes/new.txt"]["doc_id"] == given
     assert git(work, "status", "--porcelain") == ""
+
+
+def test_the_id_index_follows_the_commit_hooks_writes(work: Path) -> None:
+    """The registry shards the hook writes into the index and mirrors into the work tree
+    are told to the work tree's id index row by row: afterwards it holds exactly the
+    work-tree registry's (doc_id, shard, path), and has no shard left to re-read."""
+    project = Project.open(work)
+    store = open_store(project)
+    index = IdIndex(store)
+    index.sync(store.manifest())  # in step, as any regauto command leaves it
+    index.close()
+    make_tree(work, {neighbour(): "near, edited\n", "notes/new.txt": "new\n"})
+    (work / "moved").mkdir()
+    git(work, "mv", "notes/n.txt", "moved/n.txt")  # a record that changes shards
+    git(work, "add", "-A")
+    p = subprocess.run(["git", "commit", "-qm", "edits"], cwd=work, capture_output=True,
+                       text=True, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = [json.loads(line) for shard in sorted(store.dir.glob("*.jsonl"))
+             for line in shard.read_text().splitlines()]  # read directly: no id index sync
+    true_rows = sorted((r["doc_id"], shard_of(r["path"]), r["path"]) for r in lines)
+    index = IdIndex(store)
+    try:
+        held = sorted((d, s, pth) for d, places in index.all_ids().items()
+                      for s, pth in places)
+        assert held == true_rows
+        assert index.sync(store.manifest()) == 0  # nothing left for the next run to re-read
+    finally:
+        index.close()
+    assert_clean_tip(work)
