@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import git, make_tree, run_regauto
 from tests.hook_helpers import committed_records
-from tests.test_commit_only import commit, work  # noqa: F401  (fixture)
+from tests.test_commit_only import commit, work  # noqa: F401  (the fixture)
 from tests.test_history_ops import (  # noqa: F401  (fixtures)
     GENERATOR,
     assert_clean_tip,
@@ -42,78 +42,79 @@ def staging_all(work: Path) -> Path:  # noqa: F811  (the imported fixture)
     return work
 
 
-def entries(work: Path, rev: str | None, paths: list[str]) -> dict[str, str]:
+def entries(root: Path, rev: str | None, paths: list[str]) -> dict[str, str]:
     """``{path: "mode blob"}`` of ``paths`` at ``rev`` (None: the real index)."""
     if rev is None:
-        out = git(work, "ls-files", "-s", "--", *paths)
+        out = git(root, "ls-files", "-s", "--", *paths)
         return {ln.split("\t")[1]: " ".join(ln.split()[:2]) for ln in out.splitlines()}
-    out = git(work, "ls-tree", "-r", rev, "--", *paths)
+    out = git(root, "ls-tree", "-r", rev, "--", *paths)
     return {ln.split("\t")[1]: " ".join(ln.split()[:3:2]) for ln in out.splitlines()}
 
 
-def assert_real_index_is_the_commit(work: Path, paths: list[str]) -> None:
-    assert entries(work, None, paths) == entries(work, "HEAD", paths)
-    assert git(work, "status", "--porcelain") == ""
-    r = run_regauto("check", cwd=work)
+def assert_real_index_is_the_commit(root: Path, paths: list[str]) -> None:
+    assert entries(root, None, paths) == entries(root, "HEAD", paths)
+    assert git(root, "status", "--porcelain") == ""
+    r = run_regauto("check", cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def then_commit_another_file(work: Path) -> None:
+def then_commit_another_file(root: Path) -> None:
     """The next commit, of another file, is clean: it reverts nothing the hook staged."""
-    make_tree(work, {"notes/n.txt": "one\nTWO\nthree\n"})
-    git(work, "add", "notes/n.txt")
-    commit(work, "-m", "n.txt")
-    changed = git(work, "diff", "--name-only", "HEAD^", "HEAD", "--", ":!.regauto",
+    make_tree(root, {"notes/n.txt": "one\nTWO\nthree\n"})
+    git(root, "add", "notes/n.txt")
+    commit(root, "-m", "n.txt")
+    changed = git(root, "diff", "--name-only", "HEAD^", "HEAD", "--", ":!.regauto",
                   ":!INDEX.md").split()
     assert changed == ["notes/n.txt"]
-    assert git(work, "status", "--porcelain") == ""
-    assert_clean_tip(work)
+    assert git(root, "status", "--porcelain") == ""
+    assert_clean_tip(root)
 
 
 def test_header_written_into_a_new_file(staging_all: Path) -> None:
-    work = staging_all
-    make_tree(work, {"new.py": "x = 1\n"})
-    git(work, "add", "new.py")
-    commit(work, "-m", "new.py", "new.py")
-    header = f"# doc_id: {committed_records(work)['new.py']['doc_id']}"
-    assert header in git(work, "show", "HEAD:new.py")
-    assert header in (work / "new.py").read_text()
-    assert_clean_tip(work)
-    assert_real_index_is_the_commit(work, ["new.py"])
-    then_commit_another_file(work)
-    assert header in git(work, "show", "HEAD:new.py")
+    root = staging_all
+    make_tree(root, {"new.py": "x = 1\n"})
+    git(root, "add", "new.py")
+    commit(root, "-m", "new.py", "new.py")
+    header = f"# doc_id: {committed_records(root)['new.py']['doc_id']}"
+    assert header in git(root, "show", "HEAD:new.py")
+    assert header in (root / "new.py").read_text()
+    assert_clean_tip(root)
+    assert_real_index_is_the_commit(root, ["new.py"])
+    then_commit_another_file(root)
+    assert header in git(root, "show", "HEAD:new.py")
 
 
 def test_prefix_rename_and_its_reference(staging_all: Path) -> None:
     """A new prefix-mode doc committed by path is renamed by the hook (old path removed,
     new one added) and the link to it in a committed file, not in PATH, re-pointed."""
-    work = staging_all
-    make_tree(work, {"README.md": "# Project\n\nSee [the guide](docs/guide.md).\n"})
-    git(work, "add", "README.md")
-    commit(work, "-m", "readme")
-    make_tree(work, {"docs/guide.md": "# Guide\n"})
-    git(work, "add", "docs/guide.md")
-    commit(work, "-m", "guide", "docs/guide.md")
-    new = next(p for p in committed_records(work) if p.endswith("_guide.md"))
+    root = staging_all
+    make_tree(root, {"README.md": "# Project\n\nSee [the guide](docs/guide.md).\n"})
+    git(root, "add", "README.md")
+    commit(root, "-m", "readme")
+    make_tree(root, {"docs/guide.md": "# Guide\n"})
+    git(root, "add", "docs/guide.md")
+    commit(root, "-m", "guide", "docs/guide.md")
+    new = next(p for p in committed_records(root) if p.endswith("_guide.md"))
     assert re.fullmatch(r"docs/\d{16}_guide\.md", new)
-    assert not (work / "docs/guide.md").exists() and (work / new).exists()
-    assert f"({new})" in git(work, "show", "HEAD:README.md")
-    assert_clean_tip(work)
-    assert_real_index_is_the_commit(work, ["docs/guide.md", new, "README.md"])
-    then_commit_another_file(work)
-    assert f"({new})" in git(work, "show", "HEAD:README.md")
+    assert not (root / "docs/guide.md").exists() and (root / new).exists()
+    assert f"({new})" in git(root, "show", "HEAD:README.md")
+    assert_clean_tip(root)
+    assert_real_index_is_the_commit(root, ["docs/guide.md", new, "README.md"])
+    then_commit_another_file(root)
+    assert f"({new})" in git(root, "show", "HEAD:README.md")
 
 
 def test_gitattributes_line_for_a_new_output(work: Path) -> None:  # noqa: F811
     """A generator configured since ``init``, committed by path: the hook adds its output's
     merge-driver line to ``.gitattributes`` and stages it."""
-    with (work / "regauto.toml").open("a") as f:
+    root = work
+    with (root / "regauto.toml").open("a") as f:
         f.write(GENERATOR)
-    commit(work, "-m", "index", "regauto.toml")
-    assert "INDEX.md" in git(work, "show", "HEAD:.gitattributes")
-    assert_clean_tip(work)
-    assert_real_index_is_the_commit(work, [".gitattributes", "INDEX.md"])
-    then_commit_another_file(work)
+    commit(root, "-m", "index", "regauto.toml")
+    assert "INDEX.md" in git(root, "show", "HEAD:.gitattributes")
+    assert_clean_tip(root)
+    assert_real_index_is_the_commit(root, [".gitattributes", "INDEX.md"])
+    then_commit_another_file(root)
 
 
 def test_a_file_the_user_staged_meanwhile_is_kept(staging_all: Path) -> None:
@@ -123,21 +124,21 @@ def test_a_file_the_user_staged_meanwhile_is_kept(staging_all: Path) -> None:
     Plain git hooks only: under the framework the commit fails before post-commit (its
     stash of the user's README conflicts with the re-pointed link; the hook warns that
     ``auto_stage = all`` can clash with that stash)."""
-    work = staging_all
-    if (work / ".pre-commit-config.yaml").exists():
+    root = staging_all
+    if (root / ".pre-commit-config.yaml").exists():
         pytest.skip("the framework's stash conflicts with a link the hook re-points")
-    make_tree(work, {"README.md": "# Project\n\nSee [the guide](docs/guide.md).\n"})
-    git(work, "add", "README.md")
-    commit(work, "-m", "readme")
-    make_tree(work, {"README.md": "# Mine\n\nSee [the guide](docs/guide.md).\n"})
-    git(work, "add", "README.md")
-    mine = entries(work, None, ["README.md"])
-    make_tree(work, {"docs/guide.md": "# Guide\n"})
-    git(work, "add", "docs/guide.md")
-    p = subprocess.run(["git", "commit", "-q", "-m", "guide", "docs/guide.md"], cwd=work,
+    make_tree(root, {"README.md": "# Project\n\nSee [the guide](docs/guide.md).\n"})
+    git(root, "add", "README.md")
+    commit(root, "-m", "readme")
+    make_tree(root, {"README.md": "# Mine\n\nSee [the guide](docs/guide.md).\n"})
+    git(root, "add", "README.md")
+    mine = entries(root, None, ["README.md"])
+    make_tree(root, {"docs/guide.md": "# Guide\n"})
+    git(root, "add", "docs/guide.md")
+    p = subprocess.run(["git", "commit", "-q", "-m", "guide", "docs/guide.md"], cwd=root,
                        capture_output=True, text=True, check=False)
     assert p.returncode == 0, p.stderr
     warnings = [ln for ln in p.stderr.splitlines() if "stay staged" in ln]
     assert len(warnings) == 1 and "README.md" in warnings[0], p.stderr
-    assert entries(work, None, ["README.md"]) == mine
-    assert_clean_tip(work)
+    assert entries(root, None, ["README.md"]) == mine
+    assert_clean_tip(root)

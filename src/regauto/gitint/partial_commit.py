@@ -13,11 +13,11 @@ So the commit hook, when it staged a file into such an index, records here which
 ``index_commit.record_staged``), with the blob each had before and the one it staged (None:
 no entry — a rename's old path after, its new path before); and the post-commit hook sets
 the real index's entry of each to the committed one (removing it, for a removal) where
-the real index still holds the blob recorded before.  A registry shard the user had staged a version of keeps
-it, with the commit's record changes merged in as the shard merge driver merges; anything
-else the user staged is never overwritten (one line names it).  A record whose blobs the
-new commit does not hold (the commit was aborted after the hook passed) changes nothing,
-and any post-commit consumes it.
+the real index still holds the blob recorded before.  A registry shard the user had staged
+a version of keeps it, with the commit's record changes merged in as the shard merge
+driver merges; anything else the user staged is never overwritten (one line names it).
+A record whose blobs the new commit does not hold (the commit was aborted after the hook
+passed) changes nothing, and any post-commit consumes it.
 """
 
 from __future__ import annotations
