@@ -195,23 +195,29 @@ def _stage_user_changes(project: Project, actions: list[Action]) -> None:
     """auto_stage = all: put renames and headers into the index too.
 
     A header is staged as the staged content plus the header (not the work-tree file), so a
-    partially staged file keeps its unstaged hunks out of the commit.
+    partially staged file keeps its unstaged hunks out of the commit.  Every file staged is
+    recorded for ``git commit PATH``'s post-commit (``index_commit.record_staged``).
     """
     from regauto.automation import headers
     from regauto.automation.tree import Index
+    from regauto.gitint import index_commit
 
     idx = Index(project.root)
     moved = {a.path: a.new_path for a in actions if a.kind == "rename"}
+    blobs: dict[str, tuple[str | None, str | None]] = {}
     for a in actions:
         path, new_path = a.path, a.new_path
         if a.kind == "reference":
-            _stage_reference(project, idx, path, moved)
+            _stage_reference(project, idx, path, moved, blobs)
         elif a.kind == "rename":
             entry = git.ls_files_stage(project.root, [path]).get(path)
             if entry is not None:
                 git.index_move(project.root, path, new_path, entry.mode, entry.blob)
+                index_commit.note_staged(blobs, path, entry.blob, None)
+                index_commit.note_staged(blobs, new_path, None, entry.blob)
             else:
                 git.add(project.root, [new_path])
+                index_commit.note_staged(blobs, new_path, None, _worktree_blob(project, new_path))
         else:
             content = idx.read_many([path]).get(path)
             if content is None:
@@ -221,13 +227,27 @@ def _stage_user_changes(project: Project, actions: list[Action]) -> None:
             kind_ = classifier.classify_content(path, content.data[:1024]).kind
             new = headers.embed_header(kind_, content.data, a.doc_id)
             if new is not None:
-                git.update_index_blob(project.root, path, new, content.mode)
+                index_commit.note_staged(blobs, path, content.blob, git.update_index_blob(
+                    project.root, path, new, content.mode))
+    index_commit.record_staged(project, blobs)
 
 
-def _stage_reference(project: Project, idx: Index, path: str, moved: dict[str, str]) -> None:
+def _worktree_blob(project: Project, path: str) -> str | None:
+    """The blob id of ``path``'s work-tree bytes (what ``git add`` staged, unless a clean
+    filter changed them: then post-commit finds another blob committed and leaves it)."""
+    try:
+        return git.blob_id((project.root / path).read_bytes())
+    except OSError:
+        return None
+
+
+def _stage_reference(project: Project, idx: Index, path: str, moved: dict[str, str],
+                     blobs: dict[str, tuple[str | None, str | None]]) -> None:
     """The staged content of ``path`` with its references re-pointed as in the work tree
-    (a partially staged file keeps its unstaged hunks out of the commit)."""
+    (a partially staged file keeps its unstaged hunks out of the commit), noted in
+    ``blobs``."""
     from regauto.automation import ref_effects
+    from regauto.gitint import index_commit
 
     content = idx.read_many([path]).get(path)
     if content is None:
@@ -235,7 +255,8 @@ def _stage_reference(project: Project, idx: Index, path: str, moved: dict[str, s
     fp = ref_effects.plan_file(path, content.data, moved, ref_effects.srcdir_of(
         path, ref_effects.srcdirs(project.root)))
     if fp.after != content.data:
-        git.update_index_blob(project.root, path, fp.after, content.mode)
+        index_commit.note_staged(blobs, path, content.blob, git.update_index_blob(
+            project.root, path, fp.after, content.mode))
 
 
 def _register_staged_references(project: Project, actions: list[Action]) -> None:

@@ -84,9 +84,33 @@ def _record_partial(project: Project, changed: dict[str, tuple[bytes | None, byt
     and the post-commit hook brings it up to date from this record (``partial_commit``)."""
     index = temporary_index(project)
     if index is not None:
-        from regauto.gitint import partial_commit
+        _write_record(project, index, {p: (_blob(old), _blob(new))
+                                       for p, (old, new) in changed.items()})
 
-        partial_commit.record(project, index, changed)
+
+def record_staged(project: Project, blobs: dict[str, tuple[str | None, str | None]]) -> None:
+    """The commit hook staged ``{path: (blob before, blob after)}`` (None: no entry) into
+    the index: as ``finish`` does for the registry and outputs, under ``git commit PATH``
+    the post-commit hook brings the user's own index up to date from this record.  Every
+    other file the hook stages (headers, renames, references, ``.gitattributes``) comes
+    through here."""
+    index = temporary_index(project)
+    if index is not None and blobs:
+        _write_record(project, index, blobs)
+
+
+def _write_record(project: Project, index: str,
+                  blobs: dict[str, tuple[str | None, str | None]]) -> None:
+    from regauto.gitint import partial_commit
+
+    partial_commit.record(project, index, blobs)
+
+
+def note_staged(blobs: dict[str, tuple[str | None, str | None]], path: str,
+                before: str | None, after: str | None) -> None:
+    """Add one staged file to ``blobs`` for ``record_staged``; a path staged twice keeps
+    its first ``before``."""
+    blobs[path] = (blobs[path][0] if path in blobs else before, after)
 
 
 def temporary_index(project: Project) -> str | None:
@@ -102,6 +126,10 @@ def temporary_index(project: Project) -> str | None:
 
 def _enc(text: str | None) -> bytes | None:
     return None if text is None else text.encode("utf-8")
+
+
+def _blob(data: bytes | None) -> str | None:
+    return None if data is None else git.blob_id(data)
 
 
 def _outputs(project: Project, st: Staging) -> dict[str, tuple[bytes | None, bytes | None]]:

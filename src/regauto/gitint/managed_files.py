@@ -32,13 +32,17 @@ def ensure_driver(project: Project, *, stage: bool = False) -> None:
         install.ensure_merge_driver(project.root, project.config.registry,
                                     project.config.outputs)
         if stage and project.config.auto_stage != "none" and attrs() != before:
-            staged = git.show_file(project.root, "", ".gitattributes") or b""
-            text = staged.decode("utf-8", "surrogateescape")
+            staged = git.show_file(project.root, "", ".gitattributes")
+            text = (staged or b"").decode("utf-8", "surrogateescape")
             new = install.with_driver_lines(text, project.config.registry,
                                             project.config.outputs)
             if new != text:
-                git.update_index_blob(project.root, ".gitattributes",
-                                      new.encode("utf-8", "surrogateescape"))
+                from regauto.gitint import index_commit
+
+                blob = git.update_index_blob(project.root, ".gitattributes",
+                                             new.encode("utf-8", "surrogateescape"))
+                index_commit.record_staged(project, {".gitattributes": (
+                    None if staged is None else git.blob_id(staged), blob)})
     except (ImportError, OSError, RegautoError) as e:  # never let this block a commit
         _say(f"warning: could not configure the registry merge driver: {e}")
 

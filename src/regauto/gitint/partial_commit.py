@@ -2,19 +2,22 @@
 commit hook writes is not the one the user keeps (SPEC §3, "Two registries").
 
 git builds a temporary index (HEAD plus PATH) and runs the commit hook on it
-(``GIT_INDEX_FILE``); the commit takes the registry shards and generated outputs the hook
-staged there, but afterwards git updates the real index only for PATH.  Left alone, the
-real index would keep the old shard: a staged change that reverts the registry, which the
-next commit would record.
+(``GIT_INDEX_FILE``); the commit takes every file the hook staged there — registry shards,
+generated outputs, ``.gitattributes`` and, with ``auto_stage = all``, headers, renames and
+re-pointed references — but git updates the real index only for PATH, as it was before the
+hook.  Left alone, the real index would keep the old shard (a staged change that reverts
+the registry) and ``new.py`` without the header the commit holds: the next commit would
+record both reversions.
 
-So the commit hook, when it staged regauto's files into such an index, records here which
-files it wrote, with the blob each had before and the one it staged; and the post-commit
-hook sets the real index's entry of each to the committed one where the real index still
-holds the blob recorded before.  A registry shard the user had staged a version of keeps
-it, with the commit's record changes merged in as the shard merge driver merges; anything
-else the user staged is never overwritten (one line names it).  A record whose blobs the
-new commit does not hold (the commit was aborted after the hook passed) changes nothing,
-and any post-commit consumes it.
+So the commit hook, when it staged a file into such an index, records here which (through
+``index_commit.record_staged``), with the blob each had before and the one it staged (None:
+no entry — a rename's old path after, its new path before); and the post-commit hook sets
+the real index's entry of each to the committed one (removing it, for a removal) where
+the real index still holds the blob recorded before.  A registry shard the user had staged
+a version of keeps it, with the commit's record changes merged in as the shard merge
+driver merges; anything else the user staged is never overwritten (one line names it).
+A record whose blobs the new commit does not hold (the commit was aborted after the hook
+passed) changes nothing, and any post-commit consumes it.
 """
 
 from __future__ import annotations
@@ -34,23 +37,19 @@ def _say(msg: str) -> None:
 
 
 def record(project: Project, index: str,
-           changed: dict[str, tuple[bytes | None, bytes | None]]) -> None:
-    """Record the files the hook staged into ``index``: ``{path: (before, after)}``
-    contents, kept as blob ids.  A second write of the same commit keeps the first
-    ``before``."""
+           changed: dict[str, tuple[str | None, str | None]]) -> None:
+    """Record the files the hook staged into ``index``: ``{path: (before, after)}`` blob
+    ids (None: no entry — an addition, or a removal such as a rename's old path).  A
+    second write of the same commit keeps the first ``before``."""
     target = project.state_dir / RECORD
     old = _load(target)
     files = _files(old) if old is not None and old.get("index") == index else {}
     for path, (before, after) in changed.items():
-        files[path] = (files[path][0] if path in files else _blob(before), _blob(after))
+        files[path] = (files[path][0] if path in files else before, after)
     project.state_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(RECORD + ".tmp")
     tmp.write_text(json.dumps({"index": index, "files": files}), encoding="utf-8")
     os.replace(tmp, target)
-
-
-def _blob(data: bytes | None) -> str | None:
-    return None if data is None else git.blob_id(data)
 
 
 def _load(path: os.PathLike[str]) -> dict[str, object] | None:
