@@ -84,13 +84,18 @@ def test_header_written_into_a_new_file(staging_all: Path) -> None:
     assert header in git(root, "show", "HEAD:new.py")
 
 
+def commit_readme_linking_the_guide(root: Path) -> None:
+    """A committed README.md with a link to docs/guide.md (not a document yet)."""
+    make_tree(root, {"README.md": "# Project\n\nSee [the guide](docs/guide.md).\n"})
+    git(root, "add", "README.md")
+    commit(root, "-m", "readme")
+
+
 def test_prefix_rename_and_its_reference(staging_all: Path) -> None:
     """A new prefix-mode doc committed by path is renamed by the hook (old path removed,
     new one added) and the link to it in a committed file, not in PATH, re-pointed."""
     root = staging_all
-    make_tree(root, {"README.md": "# Project\n\nSee [the guide](docs/guide.md).\n"})
-    git(root, "add", "README.md")
-    commit(root, "-m", "readme")
+    commit_readme_linking_the_guide(root)
     make_tree(root, {"docs/guide.md": "# Guide\n"})
     git(root, "add", "docs/guide.md")
     commit(root, "-m", "guide", "docs/guide.md")
@@ -126,9 +131,7 @@ def test_a_file_the_user_staged_meanwhile_is_kept(staging_all: Path) -> None:
     stash of the user's README conflicts with the re-pointed link; the hook warns that
     ``auto_stage = all`` can clash with that stash)."""
     root = staging_all
-    make_tree(root, {"README.md": "# Project\n\nSee [the guide](docs/guide.md).\n"})
-    git(root, "add", "README.md")
-    commit(root, "-m", "readme")
+    commit_readme_linking_the_guide(root)
     make_tree(root, {"README.md": "# Mine\n\nSee [the guide](docs/guide.md).\n"})
     git(root, "add", "README.md")
     mine = entries(root, None, ["README.md"])
