@@ -328,8 +328,7 @@ def in_progress(git_dir: Path) -> str | None:
 
 def index_move(root: Path, old: str, new: str, mode: str, blob: str) -> None:
     """Record a rename in the index only (the work tree was renamed already)."""
-    run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{new}", cwd=root)
-    run("update-index", "--force-remove", "--", old, cwd=root)
+    set_index_entries(root, {new: (mode, blob), old: None})
 
 
 def files_mentioning(root: Path, words: list[str], pathspecs: list[str], *,

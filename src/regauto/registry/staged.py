@@ -18,8 +18,6 @@ from regauto import git
 from regauto.errors import GitError, RegistryFormatError
 from regauto.registry.store import is_registry_file
 
-ZERO_BLOB = "0" * 40
-
 
 def listing(root: Path, folder: str) -> dict[str, str]:
     """``{file name: blob}`` of the registry files staged directly in ``folder`` (a
@@ -115,10 +113,7 @@ def stage_files(root: Path, files: dict[str, bytes | None], scratch: Path) -> di
         if len(ids) != len(present):
             raise GitError(f"git hash-object returned {len(ids)} ids for {len(present)} files")
         blobs = dict(zip(present, ids, strict=True))
-    lines = [(b"100644 " + blobs[p].encode() if p in blobs else b"0 " + ZERO_BLOB.encode())
-             + b"\t" + p.encode("utf-8", "surrogateescape") for p in sorted(files)]
-    if lines:
-        git.run("update-index", "-z", "--index-info", cwd=root,
-                input=b"\0".join(lines) + b"\0")
+    git.set_index_entries(root, {p: ("100644", blobs[p]) if p in blobs else None
+                                 for p in files})
     return blobs
 
