@@ -82,10 +82,8 @@ def _record_partial(project: Project, changed: dict[str, tuple[bytes | None, byt
                     ) -> None:
     """``git commit PATH``: git keeps the user's own index apart from the one written here,
     and the post-commit hook brings it up to date from this record (``partial_commit``)."""
-    index = temporary_index(project)
-    if index is not None:
-        _write_record(project, index, {p: (_blob(old), _blob(new))
-                                       for p, (old, new) in changed.items()})
+    if temporary_index(project) is not None:  # blob ids computed only then
+        record_staged(project, {p: (_blob(old), _blob(new)) for p, (old, new) in changed.items()})
 
 
 def record_staged(project: Project, blobs: dict[str, tuple[str | None, str | None]]) -> None:
@@ -96,14 +94,9 @@ def record_staged(project: Project, blobs: dict[str, tuple[str | None, str | Non
     through here."""
     index = temporary_index(project)
     if index is not None and blobs:
-        _write_record(project, index, blobs)
+        from regauto.gitint import partial_commit
 
-
-def _write_record(project: Project, index: str,
-                  blobs: dict[str, tuple[str | None, str | None]]) -> None:
-    from regauto.gitint import partial_commit
-
-    partial_commit.record(project, index, blobs)
+        partial_commit.record(project, index, blobs)
 
 
 def note_staged(blobs: dict[str, tuple[str | None, str | None]], path: str,

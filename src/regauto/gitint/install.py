@@ -30,6 +30,7 @@ from pathlib import Path
 
 from regauto import git
 from regauto.errors import UsageError
+from regauto.gitint.history import PARTIAL, STAMP
 
 DRIVER_ARGS = ("merge-driver", "%O", "%A", "%B", "%P")
 DRIVER_NAME = "regauto registry merge driver (record by record)"
@@ -229,8 +230,6 @@ if [ -f "$STATE/@STAMP@" ] && [ ! -f "$STATE/@PARTIAL@" ]; then
     exit 0
 fi
 """
-PRECOMMIT_STAMP = "precommit.stamp"
-PARTIAL_RECORD = "partial-commit.json"
 
 
 def render_hook(name: str, install_python: str = "") -> str:
@@ -238,8 +237,8 @@ def render_hook(name: str, install_python: str = "") -> str:
     if name not in HOOK_NAMES:
         raise ValueError(f"unknown hook {name!r}")
     text = _TEMPLATE.replace(
-        "@SKIP@", _SKIP_VERIFIED.replace("@STAMP@", PRECOMMIT_STAMP).replace(
-            "@PARTIAL@", PARTIAL_RECORD) if name == "post-commit"
+        "@SKIP@", _SKIP_VERIFIED.replace("@STAMP@", STAMP).replace(
+            "@PARTIAL@", PARTIAL) if name == "post-commit"
         else "")
     for key, value in (_BLOCKING if name in BLOCKING_HOOKS else _NEVER_BLOCK).items():
         text = text.replace(f"@{key}@", value)
