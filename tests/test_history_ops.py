@@ -86,14 +86,16 @@ def assert_clean_tip(repo: Path, rev: str = "HEAD") -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def diverge(repo: Path) -> None:
-    """``topic`` and ``main`` each change a different line of ``m.py``."""
+def diverge(repo: Path, topic: tuple[str, str] = ("v30 = 30", "v30 = 300"),
+            main: tuple[str, str] = ("v1 = 1\n", "v1 = 100\n")) -> None:
+    """``topic`` and ``main`` each change ``m.py`` (``(old, new)`` text; by default a
+    different line each)."""
     git(repo, "checkout", "-qb", "topic")
-    edit(repo, "v30 = 30", "v30 = 300")
-    commit_all(repo, "topic: v30")
+    edit(repo, *topic)
+    commit_all(repo, f"topic: {topic[1].strip()}")
     git(repo, "checkout", "-q", "main")
-    edit(repo, "v1 = 1\n", "v1 = 100\n")
-    commit_all(repo, "main: v1")
+    edit(repo, *main)
+    commit_all(repo, f"main: {main[1].strip()}")
 
 
 def run_git(repo: Path, *args: str, env: dict[str, str] | None = None) -> None:

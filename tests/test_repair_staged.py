@@ -20,6 +20,7 @@ from tests.hook_helpers import committed_records
 from tests.test_history_ops import (  # noqa: F401  (fixtures)
     assert_clean_tip,
     commit_all,
+    diverge,
     edit,
     pre_commit_home,
     regauto_hook_repo,
@@ -47,12 +48,7 @@ def stale_commit(root: Path, how: str, other: str) -> subprocess.CompletedProces
     ``other`` has an unstaged edit the work tree's registry records."""
     if how == "cherry-pick":
         # ``-X theirs`` resolves m.py as the shard merge driver's merge would not.
-        git(root, "checkout", "-qb", "topic")
-        edit(root, "v5 = 5\n", "v5 = 'topic'\n")
-        commit_all(root, "topic")
-        git(root, "checkout", "-q", "main")
-        edit(root, "v5 = 5\n", "v5 = 'main'\n")
-        commit_all(root, "main")
+        diverge(root, ("v5 = 5\n", "v5 = 'topic'\n"), ("v5 = 5\n", "v5 = 'main'\n"))
         fix_an_unstaged_edit(root, other)
         args = ["cherry-pick", "-X", "theirs", "topic"]
     else:
